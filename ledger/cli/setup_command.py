@@ -1,0 +1,66 @@
+"""`gumroad-ledger init`."""
+
+from __future__ import annotations
+
+import click
+
+from ledger.cli.context import AppContext
+from ledger.cli.output import echo
+
+
+@click.command("init")
+@click.option(
+    "--skip-notion",
+    is_flag=True,
+    help="Only create or upgrade the ledger; leave Notion alone.",
+)
+@click.pass_obj
+def init_command(app: AppContext, skip_notion: bool) -> None:
+    """Create or upgrade the ledger, then set up the two Notion databases.
+
+    With NOTION_PARENT_PAGE_ID set, the databases are created under that page;
+    with NOTION_PRODUCTS_DATABASE_ID and NOTION_DAILY_DATABASE_ID set, existing
+    databases are adopted and missing properties added. The ids are stored in the
+    ledger, so later commands need only the two tokens. Running init again changes
+    nothing.
+
+    Example: NOTION_PARENT_PAGE_ID=<page url> gumroad-ledger init
+    """
+    from ledger.config import describe_database_url
+    from ledger.store.db import create_ledger_engine, upgrade
+
+    settings = app.settings()
+    engine = create_ledger_engine(settings.database_url)
+    before, head = upgrade(engine)
+    location = describe_database_url(settings.database_url)
+    if before == head:
+        echo(f"ledger {location} is at schema revision {head}")
+    else:
+        echo(f"ledger {location} upgraded from {before or 'empty'} to {head}")
+
+    if skip_notion:
+        return
+    _init_notion(app, engine)
+
+
+def _init_notion(app: AppContext, engine: object) -> None:
+    settings = app.settings()
+    wanted = (
+        settings.notion_parent_page_id
+        or settings.notion_products_database_id
+        or settings.notion_daily_database_id
+    )
+    try:
+        from ledger.notion.setup import init_notion, stored_targets
+    except ImportError:
+        echo("notion: setup is not available in this version")
+        return
+
+    if not wanted and not stored_targets(engine):
+        echo(
+            "notion: not configured; set NOTION_TOKEN and NOTION_PARENT_PAGE_ID "
+            "(or the two NOTION_*_DATABASE_ID variables) and run init again"
+        )
+        return
+    for line in init_notion(engine, settings):
+        echo(f"notion: {line}")

@@ -1,0 +1,367 @@
+"""One poll: observe every Gumroad product and append what changed to the ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ledger.errors import GumroadError, StoreError
+from ledger.gumroad.products import Product
+from ledger.store.db import describe_store_error, session_factory
+from ledger.store.models import Poll, ProductSnapshot, SalesDelta
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class ProductSource(Protocol):
+    """What the poller needs from a Gumroad client."""
+
+    def list_products(self) -> Any: ...
+
+
+@dataclass
+class PollResult:
+    """Counts of one poll, as recorded in its `polls` row."""
+
+    poll_id: int
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    baseline: bool = False
+    complete: bool = True
+    pages: int = 0
+    products_seen: int = 0
+    products_changed: int = 0
+    products_new: int = 0
+    products_deleted: int = 0
+    sales_delta: int = 0
+    revenue_usd_cents_delta: int = 0
+    error: str | None = None
+    changed_product_ids: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class _Latest:
+    snapshot_id: int
+    state_hash: str
+    sales_count: int
+    revenue_usd_cents: int
+    deleted: bool
+    row: ProductSnapshot
+
+
+def state_hash(product: Product) -> str:
+    """Hash the normalized state that decides whether a snapshot is written."""
+    canonical = json.dumps(product.state_fields(), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def poll(
+    engine: Engine,
+    source: ProductSource,
+    timezone: ZoneInfo,
+    *,
+    clock: Clock = utc_now,
+) -> PollResult:
+    """Fetch every product and record the poll in one transaction.
+
+    On a Gumroad failure the poll is recorded as failed, with its error and no
+    snapshot or delta, and the GumroadError is raised again.
+    """
+    started_at = clock()
+    started = time.monotonic()
+    try:
+        listing = source.list_products()
+    except GumroadError as error:
+        _record_failure(engine, started_at, clock(), str(error))
+        raise
+
+    try:
+        result = _record_listing(engine, listing, timezone, started_at, clock)
+    except SQLAlchemyError as error:
+        message = f"ledger write failed: {describe_store_error(error)}"
+        _record_failure(engine, started_at, clock(), message)
+        raise StoreError(
+            f"{message}; the poll was not recorded, nothing was written"
+        ) from error
+
+    log.info(
+        "poll %d: %d products seen, %d changed (%d new, %d deleted), "
+        "net sales %+d, net revenue %+.2f USD%s in %.1fs",
+        result.poll_id,
+        result.products_seen,
+        result.products_changed,
+        result.products_new,
+        result.products_deleted,
+        result.sales_delta,
+        result.revenue_usd_cents_delta / 100,
+        " (baseline)" if result.baseline else "",
+        time.monotonic() - started,
+    )
+    return result
+
+
+def _record_failure(
+    engine: Engine, started_at: datetime, finished_at: datetime, message: str
+) -> None:
+    try:
+        with session_factory(engine).begin() as session:
+            session.add(
+                Poll(
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    status="failed",
+                    error=message,
+                    **_zero_counts(),
+                )
+            )
+    except SQLAlchemyError as error:
+        log.error("could not record the failed poll: %s", describe_store_error(error))
+
+
+def _zero_counts() -> dict[str, Any]:
+    return {
+        "is_baseline": False,
+        "pages_fetched": 0,
+        "products_seen": 0,
+        "products_changed": 0,
+        "products_new": 0,
+        "products_deleted": 0,
+        "sales_delta": 0,
+        "revenue_usd_cents_delta": 0,
+    }
+
+
+def _record_listing(
+    engine: Engine, listing: Any, timezone: ZoneInfo, started_at: datetime, clock: Clock
+) -> PollResult:
+    with session_factory(engine).begin() as session:
+        baseline = not session.scalar(select(exists().where(Poll.status == "ok")))
+        latest = _latest_states(session)
+        _warn_if_clock_went_back(session, started_at)
+
+        poll_row = Poll(started_at=started_at, status="ok", **_zero_counts())
+        session.add(poll_row)
+        session.flush()
+
+        recorder = _Recorder(session, poll_row, timezone, baseline, started_at)
+        products = _unique(listing.products)
+        for product in products:
+            recorder.observe(product, latest.get(product.product_id))
+        if listing.complete:
+            seen = {product.product_id for product in products}
+            for product_id, state in latest.items():
+                if product_id not in seen and not state.deleted:
+                    recorder.mark_deleted(state.row)
+        else:
+            log.warning(
+                "the product listing was incomplete; missing products are not "
+                "marked deleted in this poll"
+            )
+
+        poll_row.is_baseline = baseline
+        poll_row.pages_fetched = listing.pages
+        poll_row.products_seen = len(products)
+        poll_row.finished_at = clock()
+        recorder.fill_counts()
+        return recorder.result(listing.complete)
+
+
+def _latest_states(session: Session) -> dict[str, _Latest]:
+    latest_ids = (
+        select(func.max(ProductSnapshot.id))
+        .group_by(ProductSnapshot.product_id)
+        .scalar_subquery()
+    )
+    rows = session.scalars(
+        select(ProductSnapshot).where(ProductSnapshot.id.in_(latest_ids))
+    )
+    return {
+        row.product_id: _Latest(
+            snapshot_id=row.id,
+            state_hash=row.state_hash,
+            sales_count=row.sales_count,
+            revenue_usd_cents=row.revenue_usd_cents,
+            deleted=row.deleted,
+            row=row,
+        )
+        for row in rows
+    }
+
+
+def _warn_if_clock_went_back(session: Session, started_at: datetime) -> None:
+    last = session.scalar(select(func.max(Poll.started_at)))
+    if last is not None and last.replace(tzinfo=UTC) > started_at:
+        log.warning(
+            "the system clock is behind the previous poll (%s > %s); deltas of "
+            "this poll are dated by the current clock",
+            last.isoformat(),
+            started_at.isoformat(),
+        )
+
+
+def _unique(products: Iterable[Product]) -> list[Product]:
+    unique: dict[str, Product] = {}
+    for product in products:
+        if product.product_id in unique:
+            log.warning(
+                "product %s was listed twice; keeping the first", product.product_id
+            )
+            continue
+        unique[product.product_id] = product
+    return list(unique.values())
+
+
+class _Recorder:
+    """Writes the snapshots and deltas of one poll and counts them."""
+
+    def __init__(
+        self,
+        session: Session,
+        poll_row: Poll,
+        timezone: ZoneInfo,
+        baseline: bool,
+        observed_at: datetime,
+    ) -> None:
+        self.session = session
+        self.poll_row = poll_row
+        self.baseline = baseline
+        self.observed_at = observed_at
+        self.day = observed_at.astimezone(timezone).date()
+        self.changed: list[str] = []
+        self.new = 0
+        self.deleted = 0
+        self.sales_delta = 0
+        self.revenue_delta = 0
+
+    def observe(self, product: Product, previous: _Latest | None) -> None:
+        digest = state_hash(product)
+        if previous is not None and previous.state_hash == digest:
+            return
+
+        self.session.add(self._snapshot(product, digest))
+        self.changed.append(product.product_id)
+        if previous is None:
+            self.new += 0 if self.baseline else 1
+            if self.baseline:
+                return
+            self._delta(
+                product.product_id, product.sales_count, product.revenue_usd_cents
+            )
+        else:
+            self._delta(
+                product.product_id,
+                product.sales_count - previous.sales_count,
+                product.revenue_usd_cents - previous.revenue_usd_cents,
+            )
+
+    def mark_deleted(self, last: ProductSnapshot) -> None:
+        """Record a product absent from a complete listing as deleted, with no delta."""
+        marker = {"id": last.product_id, "deleted": True, "absent_from_listing": True}
+        self.session.add(
+            ProductSnapshot(
+                poll_id=self.poll_row.id,
+                product_id=last.product_id,
+                observed_at=self.observed_at,
+                name=last.name,
+                price_cents=last.price_cents,
+                currency=last.currency,
+                sales_count=last.sales_count,
+                revenue_usd_cents=last.revenue_usd_cents,
+                published=False,
+                deleted=True,
+                is_membership=last.is_membership,
+                preview_url=last.preview_url,
+                short_url=last.short_url,
+                state_hash=hashlib.sha256(
+                    f"{last.state_hash}:deleted".encode()
+                ).hexdigest(),
+                raw_json=json.dumps(marker),
+            )
+        )
+        self.changed.append(last.product_id)
+        self.deleted += 1
+
+    def _snapshot(self, product: Product, digest: str) -> ProductSnapshot:
+        return ProductSnapshot(
+            poll_id=self.poll_row.id,
+            product_id=product.product_id,
+            observed_at=self.observed_at,
+            name=product.name,
+            price_cents=product.price_cents,
+            currency=product.currency,
+            sales_count=product.sales_count,
+            revenue_usd_cents=product.revenue_usd_cents,
+            published=product.published,
+            deleted=product.deleted,
+            is_membership=product.is_membership,
+            preview_url=product.preview_url,
+            short_url=product.short_url,
+            state_hash=digest,
+            raw_json=json.dumps(dict(product.raw), sort_keys=True, default=str),
+        )
+
+    def _delta(self, product_id: str, sales: int, revenue_cents: int) -> None:
+        if sales == 0 and revenue_cents == 0:
+            return
+        self.session.add(
+            SalesDelta(
+                poll_id=self.poll_row.id,
+                product_id=product_id,
+                observed_at=self.observed_at,
+                day=self.day,
+                sales_delta=sales,
+                revenue_usd_cents_delta=revenue_cents,
+            )
+        )
+        self.sales_delta += sales
+        self.revenue_delta += revenue_cents
+
+    def fill_counts(self) -> None:
+        self.poll_row.products_changed = len(self.changed)
+        self.poll_row.products_new = self.new
+        self.poll_row.products_deleted = self.deleted
+        self.poll_row.sales_delta = self.sales_delta
+        self.poll_row.revenue_usd_cents_delta = self.revenue_delta
+
+    def result(self, complete: bool) -> PollResult:
+        row = self.poll_row
+        assert row.finished_at is not None
+        return PollResult(
+            poll_id=row.id,
+            status="ok",
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            baseline=self.baseline,
+            complete=complete,
+            pages=row.pages_fetched,
+            products_seen=row.products_seen,
+            products_changed=row.products_changed,
+            products_new=row.products_new,
+            products_deleted=row.products_deleted,
+            sales_delta=row.sales_delta,
+            revenue_usd_cents_delta=row.revenue_usd_cents_delta,
+            changed_product_ids=list(self.changed),
+        )

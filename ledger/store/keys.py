@@ -1,0 +1,13 @@
+"""Keys of the internal `meta` table."""
+
+NOTION_PARENT_PAGE_ID = "notion.parent_page_id"
+NOTION_PRODUCTS_DATABASE_ID = "notion.products.database_id"
+NOTION_PRODUCTS_DATA_SOURCE_ID = "notion.products.data_source_id"
+NOTION_DAILY_DATABASE_ID = "notion.daily.database_id"
+NOTION_DAILY_DATA_SOURCE_ID = "notion.daily.data_source_id"
+
+SCHEDULER_HEARTBEAT_AT = "scheduler.heartbeat_at"
+SCHEDULER_PID = "scheduler.pid"
+SCHEDULER_HOST = "scheduler.host"
+SCHEDULER_INTERVAL_SECONDS = "scheduler.interval_seconds"
+SCHEDULER_LAST_CYCLE = "scheduler.last_cycle"
