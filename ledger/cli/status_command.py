@@ -162,7 +162,7 @@ def _scheduler(app: AppContext, meta: dict[str, str]) -> dict[str, Any] | None:
 
     heartbeat = meta.get(keys.SCHEDULER_HEARTBEAT_AT)
     path = app.ledger_path()
-    running = bool(path) and lock.is_held(lock.lock_path(path, "scheduler"))
+    running = path is not None and lock.is_held(lock.lock_path(path, "scheduler"))
     if heartbeat is None and not running:
         return None
     age = None
