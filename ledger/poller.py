@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Table, exists, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -25,6 +25,10 @@ from ledger.store.models import Poll, ProductSnapshot, SalesDelta
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+# Core tables, so that a poll inserts its rows without building ORM objects.
+_SNAPSHOTS = cast(Table, ProductSnapshot.__table__)
+_DELTAS = cast(Table, SalesDelta.__table__)
 
 
 class ProductSource(Protocol):
@@ -65,7 +69,6 @@ class _Latest:
     sales_count: int
     revenue_usd_cents: int
     deleted: bool
-    row: ProductSnapshot
 
 
 def state_hash(product: Product) -> str:
@@ -172,9 +175,13 @@ def _record_listing(
             recorder.observe(product, latest.get(product.product_id))
         if listing.complete:
             seen = {product.product_id for product in products}
-            for product_id, state in latest.items():
-                if product_id not in seen and not state.deleted:
-                    recorder.mark_deleted(state.row)
+            gone = [
+                state.snapshot_id
+                for product_id, state in latest.items()
+                if product_id not in seen and not state.deleted
+            ]
+            for last in _snapshots(session, gone):
+                recorder.mark_deleted(last)
         else:
             log.warning(
                 "the product listing was incomplete; missing products are not "
@@ -185,18 +192,28 @@ def _record_listing(
         poll_row.pages_fetched = listing.pages
         poll_row.products_seen = len(products)
         poll_row.finished_at = clock()
+        recorder.write()
         recorder.fill_counts()
         return recorder.result(listing.complete)
 
 
 def _latest_states(session: Session) -> dict[str, _Latest]:
+    # Only the columns that decide a change, not whole rows with their raw JSON:
+    # every poll reads one row per product. Deleted products load theirs later.
     latest_ids = (
         select(func.max(ProductSnapshot.id))
         .group_by(ProductSnapshot.product_id)
         .scalar_subquery()
     )
-    rows = session.scalars(
-        select(ProductSnapshot).where(ProductSnapshot.id.in_(latest_ids))
+    rows = session.execute(
+        select(
+            ProductSnapshot.product_id,
+            ProductSnapshot.id,
+            ProductSnapshot.state_hash,
+            ProductSnapshot.sales_count,
+            ProductSnapshot.revenue_usd_cents,
+            ProductSnapshot.deleted,
+        ).where(ProductSnapshot.id.in_(latest_ids))
     )
     return {
         row.product_id: _Latest(
@@ -205,10 +222,16 @@ def _latest_states(session: Session) -> dict[str, _Latest]:
             sales_count=row.sales_count,
             revenue_usd_cents=row.revenue_usd_cents,
             deleted=row.deleted,
-            row=row,
         )
         for row in rows
     }
+
+
+def _snapshots(session: Session, ids: list[int]) -> list[ProductSnapshot]:
+    if not ids:
+        return []
+    query = select(ProductSnapshot).where(ProductSnapshot.id.in_(ids))
+    return list(session.scalars(query.order_by(ProductSnapshot.id)))
 
 
 def _warn_if_clock_went_back(session: Session, started_at: datetime) -> None:
@@ -235,7 +258,11 @@ def _unique(products: Iterable[Product]) -> list[Product]:
 
 
 class _Recorder:
-    """Writes the snapshots and deltas of one poll and counts them."""
+    """Collects the snapshots and deltas of one poll, counts them and writes them.
+
+    `write()` inserts the rows with one executemany per table, because building one
+    ORM object per row took most of the time of a large poll.
+    """
 
     def __init__(
         self,
@@ -251,6 +278,8 @@ class _Recorder:
         self.observed_at = observed_at
         self.day = observed_at.astimezone(timezone).date()
         self.changed: list[str] = []
+        self.snapshots: list[dict[str, Any]] = []
+        self.deltas: list[dict[str, Any]] = []
         self.new = 0
         self.deleted = 0
         self.sales_delta = 0
@@ -261,7 +290,7 @@ class _Recorder:
         if previous is not None and previous.state_hash == digest:
             return
 
-        self.session.add(self._snapshot(product, digest))
+        self.snapshots.append(self._snapshot(product, digest))
         self.changed.append(product.product_id)
         if previous is None:
             self.new += 0 if self.baseline else 1
@@ -280,64 +309,71 @@ class _Recorder:
     def mark_deleted(self, last: ProductSnapshot) -> None:
         """Record a product absent from a complete listing as deleted, with no delta."""
         marker = {"id": last.product_id, "deleted": True, "absent_from_listing": True}
-        self.session.add(
-            ProductSnapshot(
-                poll_id=self.poll_row.id,
-                product_id=last.product_id,
-                observed_at=self.observed_at,
-                name=last.name,
-                price_cents=last.price_cents,
-                currency=last.currency,
-                sales_count=last.sales_count,
-                revenue_usd_cents=last.revenue_usd_cents,
-                published=False,
-                deleted=True,
-                is_membership=last.is_membership,
-                preview_url=last.preview_url,
-                short_url=last.short_url,
-                state_hash=hashlib.sha256(
+        self.snapshots.append(
+            {
+                "poll_id": self.poll_row.id,
+                "product_id": last.product_id,
+                "observed_at": self.observed_at,
+                "name": last.name,
+                "price_cents": last.price_cents,
+                "currency": last.currency,
+                "sales_count": last.sales_count,
+                "revenue_usd_cents": last.revenue_usd_cents,
+                "published": False,
+                "deleted": True,
+                "is_membership": last.is_membership,
+                "preview_url": last.preview_url,
+                "short_url": last.short_url,
+                "state_hash": hashlib.sha256(
                     f"{last.state_hash}:deleted".encode()
                 ).hexdigest(),
-                raw_json=json.dumps(marker),
-            )
+                "raw_json": json.dumps(marker),
+            }
         )
         self.changed.append(last.product_id)
         self.deleted += 1
 
-    def _snapshot(self, product: Product, digest: str) -> ProductSnapshot:
-        return ProductSnapshot(
-            poll_id=self.poll_row.id,
-            product_id=product.product_id,
-            observed_at=self.observed_at,
-            name=product.name,
-            price_cents=product.price_cents,
-            currency=product.currency,
-            sales_count=product.sales_count,
-            revenue_usd_cents=product.revenue_usd_cents,
-            published=product.published,
-            deleted=product.deleted,
-            is_membership=product.is_membership,
-            preview_url=product.preview_url,
-            short_url=product.short_url,
-            state_hash=digest,
-            raw_json=json.dumps(dict(product.raw), sort_keys=True, default=str),
-        )
+    def _snapshot(self, product: Product, digest: str) -> dict[str, Any]:
+        return {
+            "poll_id": self.poll_row.id,
+            "product_id": product.product_id,
+            "observed_at": self.observed_at,
+            "name": product.name,
+            "price_cents": product.price_cents,
+            "currency": product.currency,
+            "sales_count": product.sales_count,
+            "revenue_usd_cents": product.revenue_usd_cents,
+            "published": product.published,
+            "deleted": product.deleted,
+            "is_membership": product.is_membership,
+            "preview_url": product.preview_url,
+            "short_url": product.short_url,
+            "state_hash": digest,
+            "raw_json": json.dumps(dict(product.raw), sort_keys=True, default=str),
+        }
 
     def _delta(self, product_id: str, sales: int, revenue_cents: int) -> None:
         if sales == 0 and revenue_cents == 0:
             return
-        self.session.add(
-            SalesDelta(
-                poll_id=self.poll_row.id,
-                product_id=product_id,
-                observed_at=self.observed_at,
-                day=self.day,
-                sales_delta=sales,
-                revenue_usd_cents_delta=revenue_cents,
-            )
+        self.deltas.append(
+            {
+                "poll_id": self.poll_row.id,
+                "product_id": product_id,
+                "observed_at": self.observed_at,
+                "day": self.day,
+                "sales_delta": sales,
+                "revenue_usd_cents_delta": revenue_cents,
+            }
         )
         self.sales_delta += sales
         self.revenue_delta += revenue_cents
+
+    def write(self) -> None:
+        """Insert the collected rows with one executemany per table (Core, no ORM)."""
+        if self.snapshots:
+            self.session.execute(insert(_SNAPSHOTS), self.snapshots)
+        if self.deltas:
+            self.session.execute(insert(_DELTAS), self.deltas)
 
     def fill_counts(self) -> None:
         self.poll_row.products_changed = len(self.changed)
