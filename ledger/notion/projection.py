@@ -1,0 +1,148 @@
+"""The ledger's projection: the values each Notion page should have, per key.
+
+Values come from the product_totals and daily_sales views and are kept as plain
+JSON keyed by property role (see ledger.notion.layout). Money
+becomes a decimal only here, rounded to the cent, because Notion numbers are
+floating point and the ledger keeps integer cents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Boolean, Date, Integer, String, Text, column, select, table
+from sqlalchemy.orm import Session
+
+from ledger.notion.layout import format_instant
+from ledger.store.models import UTCDateTime
+
+PRODUCT = "product"  # NotionPage.kind of a products database page
+DAILY = "daily"  # NotionPage.kind of a daily database page
+
+# Currencies that Gumroad stores in whole units; every other one is stored x100.
+SINGLE_UNIT_CURRENCIES = frozenset({"jpy", "vnd"})
+
+_PRODUCT_TOTALS = table(
+    "product_totals",
+    column("product_id", String()),
+    column("name", Text()),
+    column("price_cents", Integer()),
+    column("currency", String()),
+    column("sales_count", Integer()),
+    column("revenue_usd_cents", Integer()),
+    column("published", Boolean()),
+    column("deleted", Boolean()),
+    column("preview_url", Text()),
+    column("short_url", Text()),
+    column("last_changed_at", UTCDateTime()),
+)
+_DAILY_SALES = table(
+    "daily_sales",
+    column("day", Date()),
+    column("product_id", String()),
+    column("product_name", Text()),
+    column("sales_delta", Integer()),
+    column("revenue_usd_cents_delta", Integer()),
+)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Target state of one page: its property values by role, and its cover."""
+
+    kind: str  # PRODUCT or DAILY
+    key: str
+    values: dict[str, Any]
+    cover: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.key}"
+
+    def state(self) -> dict[str, Any]:
+        """Return the JSON-ready state stored in notion_pages.pushed_json."""
+        return {"properties": self.values, "cover": self.cover}
+
+
+def desired_products(session: Session) -> list[Desired]:
+    """Return every product page's values from the latest snapshot of each product."""
+    rows = session.execute(
+        select(_PRODUCT_TOTALS).order_by(_PRODUCT_TOTALS.c.product_id)
+    )
+    return [_product_values(row) for row in rows]
+
+
+def desired_daily(
+    session: Session, product_pages: Mapping[str, str], pushed_keys: Iterable[str]
+) -> list[Desired]:
+    """Return the daily pages' values: days with a net change, and pushed keys.
+
+    `product_pages` maps product ids to their page ids, for the Product relation.
+    """
+    # NOTE: a day whose sales and refunds cancel out keeps its page, updated to
+    # zeros, instead of being trashed. The page id stays stable for anything the
+    # seller linked to it, a later sale that day needs no restore, and a zero row is
+    # a true record that the day's activity netted out. A key that never had a
+    # non-zero change gets no page.
+    pushed = set(pushed_keys)
+    rows = session.execute(
+        select(_DAILY_SALES).order_by(_DAILY_SALES.c.day, _DAILY_SALES.c.product_id)
+    )
+    desired = []
+    for row in rows:
+        key = daily_key(row.product_id, row.day)
+        moved = row.sales_delta != 0 or row.revenue_usd_cents_delta != 0
+        if moved or key in pushed:
+            desired.append(_daily_values(row, key, product_pages.get(row.product_id)))
+    return desired
+
+
+def daily_key(product_id: str, day: date) -> str:
+    """Return the key of a daily page, `<product id>|<YYYY-MM-DD>`."""
+    return f"{product_id}|{day.isoformat()}"
+
+
+def usd(cents: int) -> float:
+    """Return integer cents as dollars rounded to the cent, for a Notion number."""
+    return round(cents / 100, 2)
+
+
+def major_units(amount: int, currency: str) -> int | float:
+    """Return a Gumroad price in major units of its currency (yen stay whole)."""
+    if currency.lower() in SINGLE_UNIT_CURRENCIES:
+        return amount
+    return round(amount / 100, 2)
+
+
+def _product_values(row: Any) -> Desired:
+    if row.deleted:
+        status = "deleted"
+    else:
+        status = "published" if row.published else "unpublished"
+    values = {
+        "name": row.name,
+        "id": row.product_id,
+        "price": major_units(row.price_cents, row.currency),
+        "sales_count": row.sales_count,
+        "revenue": usd(row.revenue_usd_cents),
+        "link": row.short_url or None,
+        "currency": row.currency.upper(),
+        "status": status,
+        "last_change": format_instant(row.last_changed_at),
+    }
+    return Desired(PRODUCT, row.product_id, values, cover=row.preview_url or None)
+
+
+def _daily_values(row: Any, key: str, product_page_id: str | None) -> Desired:
+    values = {
+        "name": f"{row.day.isoformat()} · {row.product_name}",
+        "key": key,
+        "date": row.day.isoformat(),
+        "product": product_page_id,
+        "sales": row.sales_delta,
+        "revenue": usd(row.revenue_usd_cents_delta),
+    }
+    return Desired(DAILY, key, values)

@@ -1,0 +1,529 @@
+"""Project the ledger into the two Notion databases, writing only what changed.
+
+The `notion_pages` table stores, per key, the page id and the values last pushed.
+A push computes each key's values from the ledger, compares them with what was
+pushed, and sends only the differences. Each success is recorded at once in its own
+short transaction, so a crash loses at most the write in flight.
+
+A key without a page is looked up in Notion before it is created, and a create whose
+outcome is unknown (a timeout, a server error) is looked up again before it is
+retried, so Notion never contains two pages for one key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ledger.config import Settings
+from ledger.errors import NotionConfigError, NotionError
+from ledger.notion.layout import DatabaseLayout, layouts
+from ledger.notion.projection import (
+    DAILY,
+    PRODUCT,
+    Desired,
+    desired_daily,
+    desired_products,
+)
+from ledger.notion.setup import check_properties, require_targets
+from ledger.store.db import session_factory
+from ledger.store.models import NotionPage
+
+log = logging.getLogger(__name__)
+
+# Up to this many keys are looked up one query each; more read the whole database.
+PER_KEY_LOOKUP_LIMIT = 10
+# A create that failed ambiguously is looked up and retried at most this often.
+CREATE_ATTEMPTS = 3
+# Seconds to wait before looking up a create that may have happened, so a query
+# that lags behind a just-written page can see it.
+SETTLE_SECONDS = 1.0
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class _Item:
+    """A key to push: its desired state, and the state last pushed (notion_pages)."""
+
+    desired: Desired
+    page_id: str | None
+    pushed: dict[str, Any] | None
+
+    @property
+    def pending(self) -> bool:
+        return self.page_id is None or self.pushed != self.desired.state()
+
+    def changed_roles(self) -> list[str]:
+        before = (self.pushed or {}).get("properties") or {}
+        return [
+            role
+            for role, value in self.desired.values.items()
+            if role not in before or before[role] != value
+        ]
+
+    def cover_changed(self) -> bool:
+        return (self.pushed or {}).get("cover") != self.desired.cover
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """A create or update that a push would send."""
+
+    action: str  # "create" or "update"
+    kind: str
+    key: str
+    title: str
+    properties: tuple[str, ...] = ()  # the property names an update changes
+
+    def describe(self) -> str:
+        """Return the action as one line of dry-run output."""
+        line = f"{self.action} {self.kind} {self.key} {self.title!r}"
+        if self.action == "create":
+            return line + " (or adopt an existing page with this key)"
+        return f"{line}: {', '.join(self.properties)}"
+
+
+@dataclass
+class PushResult:
+    """Counts of one push; `planned` lists the writes of a dry run."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    adopted: int = 0  # keys matched to pages already in Notion
+    restored: int = 0  # pages taken out of the trash
+    failed: int = 0  # keys whose write Notion rejected; still pending
+    skipped: int = 0  # daily keys left pending because their product has no page
+    writes: int = 0  # create and update requests sent
+    duration: float = 0.0
+    dry_run: bool = False
+    planned: list[PlannedWrite] = field(default_factory=list)
+
+
+def push(
+    engine: Engine,
+    settings: Settings,
+    client: Any,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> PushResult:
+    """Make the Notion pages equal to the ledger's projection, writing only changes.
+
+    With `dry_run`, nothing is sent and `PushResult.planned` lists the writes.
+    Raises NotionError when Notion fails; what was not pushed stays pending.
+    """
+    started = time.monotonic()
+    targets = require_targets(engine)
+    products_layout, daily_layout = layouts(settings)
+    result = PushResult(dry_run=dry_run)
+
+    if dry_run:
+        result.planned = _plan(engine, products_layout, daily_layout, result)
+        result.duration = time.monotonic() - started
+        return result
+
+    pusher = _Pusher(engine, client, result, progress)
+    try:
+        pusher.push_kind(products_layout, targets["products_data_source_id"])
+        pusher.push_kind(daily_layout, targets["daily_data_source_id"])
+        pusher.raise_for_failures()
+    finally:
+        result.duration = time.monotonic() - started
+        _log_result(result)
+    return result
+
+
+def pending_counts(engine: Engine, settings: Settings) -> dict[str, int]:
+    """Return how many product and daily pages the next push would write."""
+    products_layout, daily_layout = layouts(settings)
+    with session_factory(engine)() as session:
+        products = _items(session, products_layout)
+        daily = _items(session, daily_layout)
+    return {
+        "products": sum(item.pending for item in products),
+        "daily": sum(item.pending for item in daily),
+    }
+
+
+def _stored_pages(session: Session, kind: str) -> dict[str, NotionPage]:
+    rows = session.scalars(select(NotionPage).where(NotionPage.kind == kind))
+    return {row.key: row for row in rows}
+
+
+def _items(session: Session, layout: DatabaseLayout) -> list[_Item]:
+    """Return every key of one database with its desired and pushed state."""
+    if layout.kind == "products":
+        stored = _stored_pages(session, PRODUCT)
+        desired = desired_products(session)
+    else:
+        product_pages = {
+            key: row.page_id
+            for key, row in _stored_pages(session, PRODUCT).items()
+            if row.page_id
+        }
+        stored = _stored_pages(session, DAILY)
+        pushed = [key for key, row in stored.items() if row.page_id]
+        desired = desired_daily(session, product_pages, pushed)
+    return [_item(entry, stored.get(entry.key)) for entry in desired]
+
+
+def _item(desired: Desired, row: NotionPage | None) -> _Item:
+    if row is None:
+        return _Item(desired, None, None)
+    pushed = json.loads(row.pushed_json) if row.pushed_json else None
+    return _Item(desired, row.page_id, pushed)
+
+
+def _plan(
+    engine: Engine,
+    products_layout: DatabaseLayout,
+    daily_layout: DatabaseLayout,
+    result: PushResult,
+) -> list[PlannedWrite]:
+    planned = []
+    with session_factory(engine)() as session:
+        for layout in (products_layout, daily_layout):
+            for item in _items(session, layout):
+                if not item.pending:
+                    result.unchanged += 1
+                    continue
+                planned.append(_planned_write(layout, item))
+    return planned
+
+
+def _planned_write(layout: DatabaseLayout, item: _Item) -> PlannedWrite:
+    desired = item.desired
+    title = str(desired.values.get("name", ""))
+    if item.page_id is None:
+        return PlannedWrite("create", desired.kind, desired.key, title)
+    names = [layout.name(role) for role in item.changed_roles()]
+    if item.cover_changed():
+        names.append("cover")
+    return PlannedWrite("update", desired.kind, desired.key, title, tuple(names))
+
+
+def _log_result(result: PushResult) -> None:
+    log.info(
+        "push: %d created, %d updated, %d adopted, %d unchanged, %d failed, "
+        "%d writes in %.1fs",
+        result.created,
+        result.updated,
+        result.adopted,
+        result.unchanged,
+        result.failed,
+        result.writes,
+        result.duration,
+    )
+
+
+def _is_ambiguous(error: NotionError) -> bool:
+    """Return whether a failed create may still have created the page."""
+    if getattr(error, "ambiguous", False):
+        return True
+    rejected = error.status in (429, 529)
+    return error.transient and not rejected and (error.status or 500) >= 500
+
+
+def _is_fatal(error: NotionError) -> bool:
+    """Return whether an error stops the whole push instead of one key."""
+    return isinstance(error, NotionConfigError) or error.transient
+
+
+def _is_trashed(page: Mapping[str, Any]) -> bool:
+    return bool(page.get("in_trash") or page.get("archived"))
+
+
+class _Pusher:
+    """Sends the writes of one push and records each success at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: Any,
+        result: PushResult,
+        progress: Progress | None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.result = result
+        self.progress = progress
+        self.errors: list[str] = []
+        self.settle_seconds = SETTLE_SECONDS
+
+    def push_kind(self, layout: DatabaseLayout, data_source_id: str) -> None:
+        """Push every pending key of one database; products must go first."""
+        with session_factory(self.engine)() as session:
+            items = _items(session, layout)
+        pending = [item for item in items if item.pending]
+        self.result.unchanged += len(items) - len(pending)
+        if not pending:
+            return
+
+        if layout.kind == "daily":
+            pending = self._drop_orphans(pending)
+        types = check_properties(self.client, layout, data_source_id)
+        writer = _Writer(self, layout, data_source_id, types)
+        missing = [item.desired.key for item in pending if item.page_id is None]
+        found = writer.lookup(missing)
+        for done, item in enumerate(pending, 1):
+            self._push_one(writer, item, found.get(item.desired.key))
+            if self.progress is not None:
+                self.progress(done, len(pending))
+
+    def raise_for_failures(self) -> None:
+        if self.errors:
+            raise NotionError(
+                f"{len(self.errors)} page(s) were not pushed and stay pending; "
+                f"first error: {self.errors[0]}"
+            )
+
+    def _drop_orphans(self, items: list[_Item]) -> list[_Item]:
+        kept = [item for item in items if item.desired.values["product"] is not None]
+        self.result.skipped += len(items) - len(kept)
+        if len(kept) < len(items):
+            log.warning(
+                "%d daily page(s) wait for their product page, which is not in "
+                "Notion yet; they stay pending",
+                len(items) - len(kept),
+            )
+        return kept
+
+    def _push_one(
+        self, writer: _Writer, item: _Item, found: Mapping[str, Any] | None
+    ) -> None:
+        try:
+            if item.page_id is not None:
+                writer.update(item)
+            elif found is not None:
+                writer.adopt(item.desired, found)
+            else:
+                writer.create(item.desired)
+        except NotionError as error:
+            if _is_fatal(error):
+                raise
+            self.result.failed += 1
+            self.errors.append(f"{item.desired.label}: {error}")
+            log.error("could not push %s: %s", item.desired.label, error)
+
+    def record(self, desired: Desired, page_id: str) -> None:
+        """Store the page id and the pushed values of a key, in its own transaction."""
+        with session_factory(self.engine).begin() as session:
+            row = session.get(NotionPage, (desired.kind, desired.key))
+            if row is None:
+                row = NotionPage(kind=desired.kind, key=desired.key)
+                session.add(row)
+            row.page_id = page_id
+            row.pushed_json = json.dumps(desired.state(), sort_keys=True)
+            row.pushed_at = datetime.now(UTC)
+            row.create_started_at = None
+
+    def mark_create_started(self, desired: Desired) -> None:
+        """Record that a create is about to be sent, before it leaves this machine."""
+        with session_factory(self.engine).begin() as session:
+            row = session.get(NotionPage, (desired.kind, desired.key))
+            if row is None:
+                row = NotionPage(kind=desired.kind, key=desired.key)
+                session.add(row)
+            row.page_id = None
+            row.create_started_at = datetime.now(UTC)
+
+
+class _Writer:
+    """The reads and writes of one database within a push."""
+
+    def __init__(
+        self,
+        pusher: _Pusher,
+        layout: DatabaseLayout,
+        data_source_id: str,
+        types: Mapping[str, str],
+    ) -> None:
+        self.pusher = pusher
+        self.client = pusher.client
+        self.result = pusher.result
+        self.layout = layout
+        self.data_source_id = data_source_id
+        self.types = types
+
+    def lookup(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Return the existing page of each key that has one, oldest if several."""
+        if len(keys) <= PER_KEY_LOOKUP_LIMIT:
+            found = {key: self.find_one(key) for key in keys}
+            return {key: page for key, page in found.items() if page is not None}
+        return self._scan(set(keys))
+
+    def find_one(self, key: str) -> dict[str, Any] | None:
+        """Return the oldest page whose key property equals `key`, or None."""
+        pages = self.client.query_all(
+            self.data_source_id, filter=self.layout.key_filter(key)
+        )
+        matches = [page for page in pages if self._key_of(page) == key]
+        if len(matches) > 1:
+            self._warn_duplicates(1, len(matches) - 1)
+        return matches[0] if matches else None
+
+    def _scan(self, keys: set[str]) -> dict[str, dict[str, Any]]:
+        # Reading every page costs one request per 100 pages, fewer than one
+        # query per key once many keys are new, e.g. when adopting a database.
+        found: dict[str, dict[str, Any]] = {}
+        duplicates: dict[str, int] = {}
+        for page in self.client.query_all(self.data_source_id):
+            key = self._key_of(page)
+            if key not in keys:
+                continue
+            if key in found:
+                duplicates[key] = duplicates.get(key, 0) + 1
+                continue
+            found[key] = page  # query_all returns the oldest page first
+        if duplicates:
+            self._warn_duplicates(len(duplicates), sum(duplicates.values()))
+        return found
+
+    def _key_of(self, page: Mapping[str, Any]) -> str:
+        return str(self.layout.decode(page).get(self.layout.key_role) or "")
+
+    def _warn_duplicates(self, keys: int, extra: int) -> None:
+        log.warning(
+            "the %s database contains %d extra page(s) for %d key(s); the oldest page "
+            "of each key is kept up to date, and `gumroad-ledger rebuild-notion` "
+            "removes the others",
+            self.layout.kind,
+            extra,
+            keys,
+        )
+
+    def create(self, desired: Desired) -> None:
+        """Create the page of a key, looking it up again after an unclear failure."""
+        self.pusher.mark_create_started(desired)
+        properties = self._encode(desired, list(desired.values))
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                self.result.writes += 1
+                page = self.client.create_page(
+                    self.data_source_id, properties, cover_url=desired.cover
+                )
+            except NotionError as error:
+                if not _is_ambiguous(error) or attempt == CREATE_ATTEMPTS:
+                    raise
+                log.warning(
+                    "creating the page of %s was not confirmed (%s); looking it up "
+                    "before trying again (attempt %d of %d)",
+                    desired.label,
+                    error,
+                    attempt + 1,
+                    CREATE_ATTEMPTS,
+                )
+                time.sleep(self.pusher.settle_seconds)
+                existing = self.find_one(desired.key)
+                if existing is not None:
+                    self.adopt(desired, existing)
+                    return
+                continue
+
+            self.pusher.record(desired, page["id"])
+            self.result.created += 1
+            return
+
+    def adopt(self, desired: Desired, page: Mapping[str, Any]) -> None:
+        """Take over a page found in Notion, writing only the values that differ."""
+        current = self.layout.decode(page)
+        target = self.layout.round_trip(desired.values, self.types)
+        roles = [role for role in desired.values if current.get(role) != target[role]]
+        cover = _cover_url(page)
+        cover_changed = cover != desired.cover
+        if _is_trashed(page):
+            self._restore(page["id"], desired)
+        if roles or cover_changed:
+            self._send(page["id"], desired, roles, cover_changed)
+        self.pusher.record(desired, page["id"])
+        self.result.adopted += 1
+        log.debug("adopted page %s for %s", page["id"], desired.label)
+
+    def update(self, item: _Item) -> None:
+        """Write the changed values of a key that has a page."""
+        assert item.page_id is not None
+        desired = item.desired
+        try:
+            self._send(
+                item.page_id, desired, item.changed_roles(), item.cover_changed()
+            )
+        except NotionError as error:
+            if error.status == 404:
+                self._replace_missing(item)
+                return
+            if error.status != 400 or not self._restore_if_trashed(
+                item.page_id, desired
+            ):
+                raise
+            self._send(
+                item.page_id, desired, item.changed_roles(), item.cover_changed()
+            )
+        self.pusher.record(desired, item.page_id)
+        self.result.updated += 1
+
+    def _send(
+        self, page_id: str, desired: Desired, roles: list[str], cover_changed: bool
+    ) -> None:
+        values = {role: desired.values[role] for role in roles}
+        arguments: dict[str, Any] = {}
+        if values:
+            arguments["properties"] = self._encode(desired, roles)
+        if cover_changed and desired.cover is not None:
+            arguments["cover_url"] = desired.cover
+        elif cover_changed:
+            arguments["remove_cover"] = True
+        if not arguments:
+            return
+        self.result.writes += 1
+        self.client.update_page(page_id, **arguments)
+
+    def _encode(self, desired: Desired, roles: list[str]) -> dict[str, Any]:
+        values = {role: desired.values[role] for role in roles}
+        return self.layout.encode(values, self.types, label=desired.label)
+
+    def _restore_if_trashed(self, page_id: str, desired: Desired) -> bool:
+        page = self.client.get_page(page_id)
+        if not _is_trashed(page):
+            return False
+        self._restore(page_id, desired)
+        return True
+
+    def _restore(self, page_id: str, desired: Desired) -> None:
+        log.warning(
+            "page %s of %s was in the Notion trash; restoring it",
+            page_id,
+            desired.label,
+        )
+        self.result.writes += 1
+        self.client.update_page(page_id, in_trash=False)
+        self.result.restored += 1
+
+    def _replace_missing(self, item: _Item) -> None:
+        desired = item.desired
+        log.warning(
+            "page %s of %s no longer exists in Notion; looking for another page with "
+            "its key before creating a new one",
+            item.page_id,
+            desired.label,
+        )
+        existing = self.find_one(desired.key)
+        if existing is not None and existing["id"] != item.page_id:
+            self.adopt(desired, existing)
+        else:
+            self.create(desired)
+
+
+def _cover_url(page: Mapping[str, Any]) -> str | None:
+    cover = page.get("cover") or {}
+    return (cover.get("external") or {}).get("url") or None
