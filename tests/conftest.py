@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.gumroad_fixtures", "tests.notion_fixtures"]
+
 CLOSED_LOCAL_URL = "http://127.0.0.1:9"
 GUMROAD_TOKEN = "gr-test-7f3a9c1e-SECRET-gumroad-token"
 NOTION_TOKEN = "ntn_test_4b8d2e6f_SECRET_notion_token"
