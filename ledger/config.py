@@ -12,15 +12,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from ledger.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 APP_NAME = "gumroad-ledger"
 DEFAULT_GUMROAD_API_URL = "https://api.gumroad.com"
@@ -178,11 +179,13 @@ def parse_api_url(text: str, *, name: str) -> str:
 
 def parse_database_url(text: str, *, name: str = "LEDGER_DATABASE_URL") -> URL:
     """Parse a SQLAlchemy URL; a bare file path is taken as a SQLite file."""
+    from sqlalchemy.exc import ArgumentError
+
     value = text.strip()
     if value and "://" not in value:
-        return make_url(f"sqlite:///{Path(value).expanduser().resolve()}")
+        return _make_url(f"sqlite:///{Path(value).expanduser().resolve()}")
     try:
-        url = make_url(value)
+        url = _make_url(value)
     except ArgumentError as error:
         raise ConfigError(
             f"{name}={_hide_credentials(value)!r} is not a valid database URL: "
@@ -196,6 +199,14 @@ def parse_database_url(text: str, *, name: str = "LEDGER_DATABASE_URL") -> URL:
             name=name,
         )
     return url
+
+
+def _make_url(text: str) -> URL:
+    # Imported on first use: SQLAlchemy takes about 0.3 s to import, which `--help`
+    # and the commands that never open the ledger should not wait for.
+    from sqlalchemy.engine import make_url
+
+    return make_url(text)
 
 
 def describe_database_url(url: URL) -> str:
@@ -333,7 +344,7 @@ def _build(
         database_url=(
             parse_database_url(database)
             if database
-            else make_url(f"sqlite:///{default_database_path()}")
+            else _make_url(f"sqlite:///{default_database_path()}")
         ),
         timezone=parse_timezone(timezone) if timezone else _local_zone(),
         poll_interval=parse_interval(
