@@ -8,6 +8,7 @@ floating point and the ledger keeps integer cents.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -16,8 +17,8 @@ from typing import Any
 from sqlalchemy import Boolean, Date, Integer, String, Text, column, select, table
 from sqlalchemy.orm import Session
 
-from ledger.notion.layout import format_instant
-from ledger.store.models import UTCDateTime
+from ledger.notion.layout import DatabaseLayout, format_instant
+from ledger.store.models import NotionPage, UTCDateTime
 
 PRODUCT = "product"  # NotionPage.kind of a products database page
 DAILY = "daily"  # NotionPage.kind of a daily database page
@@ -146,3 +147,63 @@ def _daily_values(row: Any, key: str, product_page_id: str | None) -> Desired:
         "revenue": usd(row.revenue_usd_cents_delta),
     }
     return Desired(DAILY, key, values)
+
+
+@dataclass
+class PageState:
+    """One key: its desired state, and its page and state as last pushed."""
+
+    desired: Desired
+    page_id: str | None
+    pushed: dict[str, Any] | None
+
+    @property
+    def pending(self) -> bool:
+        return self.page_id is None or self.pushed != self.desired.state()
+
+    def changed_roles(self) -> list[str]:
+        before = (self.pushed or {}).get("properties") or {}
+        return [
+            role
+            for role, value in self.desired.values.items()
+            if role not in before or before[role] != value
+        ]
+
+    def cover_changed(self) -> bool:
+        return (self.pushed or {}).get("cover") != self.desired.cover
+
+
+def _stored_pages(session: Session, kind: str) -> dict[str, NotionPage]:
+    rows = session.scalars(select(NotionPage).where(NotionPage.kind == kind))
+    return {row.key: row for row in rows}
+
+
+def page_states(session: Session, layout: DatabaseLayout) -> list[PageState]:
+    """Return every key of one database with its desired and pushed state.
+
+    `layout.kind` picks the database: "products" or "daily".
+    """
+    if layout.kind == "products":
+        stored = _stored_pages(session, PRODUCT)
+        desired = desired_products(session)
+    else:
+        product_pages = {
+            key: row.page_id
+            for key, row in _stored_pages(session, PRODUCT).items()
+            if row.page_id
+        }
+        stored = _stored_pages(session, DAILY)
+        # A create that may have happened counts as pushed, so its key is looked
+        # up (and its page set to zeros) even if its day netted out since.
+        pushed = [
+            key for key, row in stored.items() if row.page_id or row.create_started_at
+        ]
+        desired = desired_daily(session, product_pages, pushed)
+    return [_page_state(entry, stored.get(entry.key)) for entry in desired]
+
+
+def _page_state(desired: Desired, row: NotionPage | None) -> PageState:
+    if row is None:
+        return PageState(desired, None, None)
+    pushed = json.loads(row.pushed_json) if row.pushed_json else None
+    return PageState(desired, row.page_id, pushed)

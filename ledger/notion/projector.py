@@ -20,20 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from ledger.config import Settings
 from ledger.errors import NotionConfigError, NotionError
 from ledger.notion.layout import DatabaseLayout, layouts
-from ledger.notion.projection import (
-    DAILY,
-    PRODUCT,
-    Desired,
-    desired_daily,
-    desired_products,
-)
+from ledger.notion.projection import Desired, PageState, page_states
 from ledger.notion.setup import check_properties, require_targets
 from ledger.store.db import session_factory
 from ledger.store.models import NotionPage
@@ -49,30 +41,6 @@ CREATE_ATTEMPTS = 3
 SETTLE_SECONDS = 1.0
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class _Item:
-    """A key to push: its desired state, and the state last pushed (notion_pages)."""
-
-    desired: Desired
-    page_id: str | None
-    pushed: dict[str, Any] | None
-
-    @property
-    def pending(self) -> bool:
-        return self.page_id is None or self.pushed != self.desired.state()
-
-    def changed_roles(self) -> list[str]:
-        before = (self.pushed or {}).get("properties") or {}
-        return [
-            role
-            for role, value in self.desired.values.items()
-            if role not in before or before[role] != value
-        ]
-
-    def cover_changed(self) -> bool:
-        return (self.pushed or {}).get("cover") != self.desired.cover
 
 
 @dataclass(frozen=True)
@@ -134,13 +102,20 @@ def push(
         return result
 
     pusher = _Pusher(engine, client, result, progress)
+    completed = False
     try:
-        pusher.push_kind(products_layout, targets["products_data_source_id"])
-        pusher.push_kind(daily_layout, targets["daily_data_source_id"])
+        # Products go first: daily pages link to their product's page.
+        for layout in (products_layout, daily_layout):
+            pusher.push_kind(
+                layout,
+                targets[f"{layout.kind}_data_source_id"],
+                targets.get(f"{layout.kind}_database_id", "(unknown)"),
+            )
         pusher.raise_for_failures()
+        completed = True
     finally:
         result.duration = time.monotonic() - started
-        _log_result(result)
+        _log_result(result, completed=completed)
     return result
 
 
@@ -148,41 +123,12 @@ def pending_counts(engine: Engine, settings: Settings) -> dict[str, int]:
     """Return how many product and daily pages the next push would write."""
     products_layout, daily_layout = layouts(settings)
     with session_factory(engine)() as session:
-        products = _items(session, products_layout)
-        daily = _items(session, daily_layout)
+        products = page_states(session, products_layout)
+        daily = page_states(session, daily_layout)
     return {
         "products": sum(item.pending for item in products),
         "daily": sum(item.pending for item in daily),
     }
-
-
-def _stored_pages(session: Session, kind: str) -> dict[str, NotionPage]:
-    rows = session.scalars(select(NotionPage).where(NotionPage.kind == kind))
-    return {row.key: row for row in rows}
-
-
-def _items(session: Session, layout: DatabaseLayout) -> list[_Item]:
-    """Return every key of one database with its desired and pushed state."""
-    if layout.kind == "products":
-        stored = _stored_pages(session, PRODUCT)
-        desired = desired_products(session)
-    else:
-        product_pages = {
-            key: row.page_id
-            for key, row in _stored_pages(session, PRODUCT).items()
-            if row.page_id
-        }
-        stored = _stored_pages(session, DAILY)
-        pushed = [key for key, row in stored.items() if row.page_id]
-        desired = desired_daily(session, product_pages, pushed)
-    return [_item(entry, stored.get(entry.key)) for entry in desired]
-
-
-def _item(desired: Desired, row: NotionPage | None) -> _Item:
-    if row is None:
-        return _Item(desired, None, None)
-    pushed = json.loads(row.pushed_json) if row.pushed_json else None
-    return _Item(desired, row.page_id, pushed)
 
 
 def _plan(
@@ -194,7 +140,7 @@ def _plan(
     planned = []
     with session_factory(engine)() as session:
         for layout in (products_layout, daily_layout):
-            for item in _items(session, layout):
+            for item in page_states(session, layout):
                 if not item.pending:
                     result.unchanged += 1
                     continue
@@ -202,7 +148,7 @@ def _plan(
     return planned
 
 
-def _planned_write(layout: DatabaseLayout, item: _Item) -> PlannedWrite:
+def _planned_write(layout: DatabaseLayout, item: PageState) -> PlannedWrite:
     desired = item.desired
     title = str(desired.values.get("name", ""))
     if item.page_id is None:
@@ -213,10 +159,11 @@ def _planned_write(layout: DatabaseLayout, item: _Item) -> PlannedWrite:
     return PlannedWrite("update", desired.kind, desired.key, title, tuple(names))
 
 
-def _log_result(result: PushResult) -> None:
+def _log_result(result: PushResult, *, completed: bool) -> None:
     log.info(
-        "push: %d created, %d updated, %d adopted, %d unchanged, %d failed, "
+        "%s: %d created, %d updated, %d adopted, %d unchanged, %d failed, "
         "%d writes in %.1fs",
+        "push" if completed else "push stopped by an error",
         result.created,
         result.updated,
         result.adopted,
@@ -261,17 +208,33 @@ class _Pusher:
         self.errors: list[str] = []
         self.settle_seconds = SETTLE_SECONDS
 
-    def push_kind(self, layout: DatabaseLayout, data_source_id: str) -> None:
+    def push_kind(
+        self, layout: DatabaseLayout, data_source_id: str, database_id: str
+    ) -> None:
         """Push every pending key of one database; products must go first."""
         with session_factory(self.engine)() as session:
-            items = _items(session, layout)
+            items = page_states(session, layout)
         pending = [item for item in items if item.pending]
         self.result.unchanged += len(items) - len(pending)
+        if layout.kind == "daily":
+            pending = self._drop_orphans(pending)
         if not pending:
             return
 
-        if layout.kind == "daily":
-            pending = self._drop_orphans(pending)
+        try:
+            self._push_pending(layout, data_source_id, pending)
+        except NotionConfigError as error:
+            raise NotionConfigError(
+                f"cannot push to the {layout.kind} database {database_id}: {error}",
+                status=error.status,
+                code=error.code,
+                request_id=error.request_id,
+                url=error.url,
+            ) from error
+
+    def _push_pending(
+        self, layout: DatabaseLayout, data_source_id: str, pending: list[PageState]
+    ) -> None:
         types = check_properties(self.client, layout, data_source_id)
         writer = _Writer(self, layout, data_source_id, types)
         missing = [item.desired.key for item in pending if item.page_id is None]
@@ -288,7 +251,7 @@ class _Pusher:
                 f"first error: {self.errors[0]}"
             )
 
-    def _drop_orphans(self, items: list[_Item]) -> list[_Item]:
+    def _drop_orphans(self, items: list[PageState]) -> list[PageState]:
         kept = [item for item in items if item.desired.values["product"] is not None]
         self.result.skipped += len(items) - len(kept)
         if len(kept) < len(items):
@@ -300,7 +263,7 @@ class _Pusher:
         return kept
 
     def _push_one(
-        self, writer: _Writer, item: _Item, found: Mapping[str, Any] | None
+        self, writer: _Writer, item: PageState, found: Mapping[str, Any] | None
     ) -> None:
         try:
             if item.page_id is not None:
@@ -450,7 +413,7 @@ class _Writer:
         self.result.adopted += 1
         log.debug("adopted page %s for %s", page["id"], desired.label)
 
-    def update(self, item: _Item) -> None:
+    def update(self, item: PageState) -> None:
         """Write the changed values of a key that has a page."""
         assert item.page_id is not None
         desired = item.desired
@@ -509,7 +472,7 @@ class _Writer:
         self.client.update_page(page_id, in_trash=False)
         self.result.restored += 1
 
-    def _replace_missing(self, item: _Item) -> None:
+    def _replace_missing(self, item: PageState) -> None:
         desired = item.desired
         log.warning(
             "page %s of %s no longer exists in Notion; looking for another page with "
