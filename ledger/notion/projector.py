@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -29,6 +29,9 @@ from ledger.notion.projection import Desired, PageState, page_states
 from ledger.notion.setup import check_properties, require_targets
 from ledger.store.db import session_factory
 from ledger.store.models import NotionPage
+
+if TYPE_CHECKING:
+    from ledger.notion.client import NotionClient
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +84,17 @@ class PushResult:
 def push(
     engine: Engine,
     settings: Settings,
-    client: Any,
+    client: NotionClient,
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> PushResult:
     """Make the Notion pages equal to the ledger's projection, writing only changes.
 
-    With `dry_run`, nothing is sent and `PushResult.planned` lists the writes.
-    Raises NotionError when Notion fails; what was not pushed stays pending.
+    With `dry_run`, nothing is sent (the client is not used) and
+    `PushResult.planned` lists the writes. `progress(done, total)` is called after
+    each pending key of a database. Raises NotionError when Notion fails; what was
+    not pushed stays pending.
     """
     started = time.monotonic()
     targets = require_targets(engine)
@@ -197,7 +202,7 @@ class _Pusher:
     def __init__(
         self,
         engine: Engine,
-        client: Any,
+        client: NotionClient,
         result: PushResult,
         progress: Progress | None,
     ) -> None:

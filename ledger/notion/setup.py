@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -21,6 +21,9 @@ from ledger.errors import ConfigError, NotionConfigError
 from ledger.notion.layout import DatabaseLayout, layouts
 from ledger.store import keys
 from ledger.store.db import all_meta, get_meta, session_factory, set_meta
+
+if TYPE_CHECKING:
+    from ledger.notion.client import NotionClient
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,9 @@ def require_targets(engine: Engine) -> dict[str, str]:
     return targets
 
 
-def init_notion(engine: Engine, settings: Settings, *, client: Any = None) -> list[str]:
+def init_notion(
+    engine: Engine, settings: Settings, *, client: NotionClient | None = None
+) -> list[str]:
     """Create or adopt both databases, store their ids, and return lines to print.
 
     `client` defaults to a NotionClient for settings.notion_api_url.
@@ -80,23 +85,19 @@ def init_notion(engine: Engine, settings: Settings, *, client: Any = None) -> li
     stored = stored_targets(engine)
     _reject_moved_targets(stored, settings)
 
-    own_client = client is None
-    if own_client:
-        from ledger.notion.client import NotionClient
-
-        client = NotionClient(settings.notion_api_url, token)
-    try:
+    if client is not None:
         setup = _Setup(engine, settings, client, stored)
-        products = setup.database(products_layout, None)
-        daily = setup.database(daily_layout, products)
-    finally:
-        if own_client:
-            client.close()
-    return [products.line, daily.line]
+        return setup.run(products_layout, daily_layout)
+
+    from ledger.notion.client import NotionClient
+
+    with NotionClient(settings.notion_api_url, token) as own_client:
+        setup = _Setup(engine, settings, own_client, stored)
+        return setup.run(products_layout, daily_layout)
 
 
 def check_properties(
-    client: Any,
+    client: NotionClient,
     layout: DatabaseLayout,
     data_source_id: str,
     *,
@@ -156,12 +157,24 @@ class _Setup:
     """The steps of one init run."""
 
     def __init__(
-        self, engine: Engine, settings: Settings, client: Any, stored: Mapping[str, str]
+        self,
+        engine: Engine,
+        settings: Settings,
+        client: NotionClient,
+        stored: Mapping[str, str],
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.client = client
         self.stored = stored
+
+    def run(
+        self, products_layout: DatabaseLayout, daily_layout: DatabaseLayout
+    ) -> list[str]:
+        """Set up both databases, products first, and return their lines."""
+        products = self.database(products_layout, None)
+        daily = self.database(daily_layout, products)
+        return [products.line, daily.line]
 
     def database(self, layout: DatabaseLayout, products: _Target | None) -> _Target:
         """Set up the database of `layout`; `products` is given for the daily one."""
