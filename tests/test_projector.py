@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy.orm import Session
 
 from ledger.errors import ConfigError, NotionConfigError, NotionError
 from ledger.notion import projector
 from ledger.notion.layout import products_layout
-from ledger.notion.projection import major_units, usd
+from ledger.notion.projection import desired_products, major_units, usd
 from ledger.notion.projector import pending_counts
 from ledger.notion.text import rich_text_value, title_value, utf16_length
 
@@ -607,6 +609,35 @@ def test_push_logs_one_info_line(
     assert lines[0].startswith("push: 1 created, 0 updated")
 
 
+def test_progress_reports_each_key(ready: Stack) -> None:
+    ready.gumroad.add_product(name="Ebook")
+    ready.gumroad.add_product(name="Course")
+    ready.poll()
+    calls: list[tuple[int, int]] = []
+
+    ready.push(progress=lambda done, total: calls.append((done, total)))
+
+    assert calls == [(1, 2), (2, 2)]
+
+
+def test_rejected_page_does_not_stop_others(ready: Stack) -> None:
+    ebook = ready.gumroad.add_product(name="Ebook", price_cents=500)
+    course = ready.gumroad.add_product(name="Course", price_cents=700)
+    ready.poll()
+    ready.push()
+    ready.gumroad.sell(ebook, 1)
+    ready.gumroad.sell(course, 1)
+    ready.poll(hour=13)
+    point_product_at_missing_page(ready, ebook)
+
+    with pytest.raises(NotionError) as caught:
+        ready.push()
+
+    assert "1 page(s) were not pushed" in str(caught.value)
+    assert list(ready.daily_values()) == [f"{course}|2026-12-04"]
+    assert pending_counts(ready.engine, ready.settings) == {"products": 0, "daily": 1}
+
+
 # Helpers that build Notion state the way a user or another tool would.
 
 
@@ -643,3 +674,18 @@ def forget_page(stack: Stack, page_id: str) -> None:
     with workspace.lock:
         record = workspace.pages.pop(page_id)
         workspace.data_sources[record.parent_id].page_ids.remove(page_id)
+
+
+def point_product_at_missing_page(stack: Stack, product_id: str) -> None:
+    """Map a product to a page that does not exist, with nothing left to push."""
+    with Session(stack.engine) as session:
+        desired = next(
+            entry for entry in desired_products(session) if entry.key == product_id
+        )
+    state = json.dumps(desired.state(), sort_keys=True)
+    with sqlite3.connect(stack.path) as connection:
+        connection.execute(
+            "UPDATE notion_pages SET page_id = ?, pushed_json = ? "
+            "WHERE kind = 'product' AND key = ?",
+            ("00000000-0000-4000-8000-000000000000", state, product_id),
+        )
