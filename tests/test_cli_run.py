@@ -104,6 +104,17 @@ def test_run_does_several_cycles(env, ledger_file) -> None:  # type: ignore[no-u
     assert GUMROAD_TOKEN not in stopped.stderr
 
 
+def test_run_logs_one_info_line_per_cycle(env, ledger_file) -> None:  # type: ignore[no-untyped-def]
+    with running(env, "--interval", "1s") as process:
+        wait_for(lambda: poll_count(ledger_file) >= 2, "two polls")
+        stopped = stop(process)
+
+    info = [line for line in stopped.stderr.splitlines() if " INFO " in line]
+    cycle_lines = [line for line in info if "ledger.scheduler: cycle " in line]
+    assert len(cycle_lines) >= 2
+    assert not [line for line in info if "ledger.poller" in line]
+
+
 def test_sigterm_mid_cycle_finishes_poll(  # type: ignore[no-untyped-def]
     gumroad, env, ledger_file
 ) -> None:

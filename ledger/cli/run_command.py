@@ -55,6 +55,7 @@ def run_command(app: AppContext, interval: str | None) -> None:
         else settings.poll_interval
     )
     settings.require_gumroad_token()
+    _one_line_per_cycle(app.verbosity)
 
     with _one_scheduler_per_ledger(app.ledger_path()):
         engine = app.engine()
@@ -69,6 +70,17 @@ def run_command(app: AppContext, interval: str | None) -> None:
             _describe_notion(cycle),
         )
         scheduler.run()
+
+
+def _one_line_per_cycle(verbosity: int) -> None:
+    """Leave the per-cycle INFO line to the scheduler unless -v asks for more.
+
+    The poller and the projector each log their own summary at INFO, which the
+    scheduler's cycle line repeats; their warnings and errors still show.
+    """
+    if verbosity <= 0:
+        for name in ("ledger.poller", "ledger.notion.projector"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @contextmanager
