@@ -689,3 +689,26 @@ def point_product_at_missing_page(stack: Stack, product_id: str) -> None:
             "WHERE kind = 'product' AND key = ?",
             ("00000000-0000-4000-8000-000000000000", state, product_id),
         )
+
+
+def test_adopted_daily_page_keeps_user_cover(ready: Stack) -> None:
+    product = ready.gumroad.add_product(name="Ebook")
+    ready.poll()
+    ready.push()
+    ready.gumroad.sell(product, 1)
+    ready.poll()
+    key = f"{product}|{DAY.isoformat()}"
+    source = ready.targets()["daily_data_source_id"]
+    cover = "http://127.0.0.1:9/user-chosen-cover.png"
+    ready.new_client().create_page(
+        source,
+        {"Name": title_value("mine"), "Key": rich_text_value(key)},
+        cover_url=cover,
+    )
+
+    ready.push()
+
+    [page] = [
+        p for p in ready.daily_pages() if p["id"] == stored_page_id(ready, "daily", key)
+    ]
+    assert (page.get("cover") or {}).get("external", {}).get("url") == cover

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.config import Settings
 from ledger.errors import NotionConfigError, NotionError
-from ledger.notion.layout import DatabaseLayout, layouts
+from ledger.notion.layout import PRODUCTS, DatabaseLayout, layouts
 from ledger.notion.projection import Desired, PageState, page_states
 from ledger.notion.setup import check_properties, require_targets
 from ledger.store.db import session_factory
@@ -408,8 +408,10 @@ class _Writer:
         current = self.layout.decode(page)
         target = self.layout.round_trip(desired.values, self.types)
         roles = [role for role in desired.values if current.get(role) != target[role]]
-        cover = _cover_url(page)
-        cover_changed = cover != desired.cover
+        # Only product pages own their cover; a cover on a daily page is the user's.
+        cover_changed = (
+            self.layout.kind == PRODUCTS and _cover_url(page) != desired.cover
+        )
         if _is_trashed(page):
             self._restore(page["id"], desired)
         if roles or cover_changed:
