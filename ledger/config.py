@@ -43,6 +43,13 @@ TOML_KEYS = {
     "GUMROAD_API_URL": "gumroad_api_url",
     "NOTION_API_URL": "notion_api_url",
 }
+# Global command-line flags that override a variable, for naming the bad value.
+FLAG_NAMES = {
+    "LEDGER_DATABASE_URL": "--database-url",
+    "LEDGER_TIMEZONE": "--timezone",
+    "GUMROAD_API_URL": "--gumroad-api-url",
+    "NOTION_API_URL": "--notion-api-url",
+}
 FALLBACK_VARIABLES = {
     "GUMROAD_ACCESS_TOKEN": "MY_GUMROAD_SECRET_TOKEN",
     "NOTION_TOKEN": "MY_NOTION_SECRET_TOKEN",
@@ -304,17 +311,28 @@ def load_settings(
     config_path = config_file or _config_path_from(environment)
     file_data = read_config_file(config_path) if config_path else {}
 
+    sources: dict[str, str] = {}
+
     def lookup(name: str) -> str | None:
         flag = (overrides or {}).get(name)
         if flag is not None:
+            sources[name] = FLAG_NAMES.get(name, name)
             return flag
         for variable in (name, FALLBACK_VARIABLES.get(name)):
             if variable and environment.get(variable, "").strip():
+                sources[name] = variable
                 return environment[variable]
         value = file_data.get(TOML_KEYS[name])
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        sources[name] = f"{TOML_KEYS[name]} in {config_path}"
+        return str(value)
 
-    return _build(lookup, file_data, config_path)
+    def label(name: str) -> str:
+        """Name the setting as the user gave it: flag, variable or config key."""
+        return sources.get(name, name)
+
+    return _build(lookup, label, file_data, config_path)
 
 
 def _config_path_from(environment: Mapping[str, str]) -> Path | None:
@@ -333,7 +351,10 @@ def _config_path_from(environment: Mapping[str, str]) -> Path | None:
 
 
 def _build(
-    lookup: Any, file_data: Mapping[str, Any], config_path: Path | None
+    lookup: Any,
+    label: Any,
+    file_data: Mapping[str, Any],
+    config_path: Path | None,
 ) -> Settings:
     database = lookup("LEDGER_DATABASE_URL")
     timezone = lookup("LEDGER_TIMEZONE")
@@ -342,25 +363,34 @@ def _build(
 
     return Settings(
         database_url=(
-            parse_database_url(database)
+            parse_database_url(database, name=label("LEDGER_DATABASE_URL"))
             if database
             else _make_url(f"sqlite:///{default_database_path()}")
         ),
-        timezone=parse_timezone(timezone) if timezone else _local_zone(),
+        timezone=(
+            parse_timezone(timezone, name=label("LEDGER_TIMEZONE"))
+            if timezone
+            else _local_zone()
+        ),
         poll_interval=parse_interval(
-            lookup("LEDGER_POLL_INTERVAL") or DEFAULT_POLL_INTERVAL
+            lookup("LEDGER_POLL_INTERVAL") or DEFAULT_POLL_INTERVAL,
+            name=label("LEDGER_POLL_INTERVAL"),
         ),
         gumroad_api_url=parse_api_url(
-            lookup("GUMROAD_API_URL") or DEFAULT_GUMROAD_API_URL, name="GUMROAD_API_URL"
+            lookup("GUMROAD_API_URL") or DEFAULT_GUMROAD_API_URL,
+            name=label("GUMROAD_API_URL"),
         ),
         notion_api_url=parse_api_url(
-            lookup("NOTION_API_URL") or DEFAULT_NOTION_API_URL, name="NOTION_API_URL"
+            lookup("NOTION_API_URL") or DEFAULT_NOTION_API_URL,
+            name=label("NOTION_API_URL"),
         ),
-        gumroad_token=_secret(gumroad_token, "GUMROAD_ACCESS_TOKEN"),
-        notion_token=_secret(notion_token, "NOTION_TOKEN"),
-        notion_parent_page_id=_notion_id(lookup, "NOTION_PARENT_PAGE_ID"),
-        notion_products_database_id=_notion_id(lookup, "NOTION_PRODUCTS_DATABASE_ID"),
-        notion_daily_database_id=_notion_id(lookup, "NOTION_DAILY_DATABASE_ID"),
+        gumroad_token=_secret(gumroad_token, label("GUMROAD_ACCESS_TOKEN")),
+        notion_token=_secret(notion_token, label("NOTION_TOKEN")),
+        notion_parent_page_id=_notion_id(lookup, label, "NOTION_PARENT_PAGE_ID"),
+        notion_products_database_id=_notion_id(
+            lookup, label, "NOTION_PRODUCTS_DATABASE_ID"
+        ),
+        notion_daily_database_id=_notion_id(lookup, label, "NOTION_DAILY_DATABASE_ID"),
         products_properties=_property_names(
             file_data, "products_properties", config_path
         ),
@@ -383,13 +413,13 @@ def _secret(value: str | None, name: str) -> Secret | None:
     return Secret(token)
 
 
-def _notion_id(lookup: Any, name: str) -> str | None:
+def _notion_id(lookup: Any, label: Any, name: str) -> str | None:
     value = lookup(name)
     if value is None or not value.strip():
         return None
     from ledger.notion.ids import parse_notion_id
 
-    return parse_notion_id(value, name=name)
+    return parse_notion_id(value, name=label(name))
 
 
 def _local_zone() -> ZoneInfo:

@@ -169,3 +169,27 @@ def test_bare_path_is_sqlite_file(tmp_path: Path) -> None:
 
     assert url.get_backend_name() == "sqlite"
     assert url.database == str(tmp_path / "x.sqlite")
+
+
+def test_bad_flag_value_names_flag() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"LEDGER_TIMEZONE": "Europe/Berln"}, environ={})
+
+    assert "--timezone='Europe/Berln'" in str(raised.value)
+
+
+def test_bad_config_file_value_names_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('poll_interval = "often"\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={}, config_file=config)
+
+    assert f"poll_interval in {config}" in str(raised.value)
+
+
+def test_fallback_variable_named_in_error() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"MY_NOTION_SECRET_TOKEN": "two words"})
+
+    assert "MY_NOTION_SECRET_TOKEN" in str(raised.value)
