@@ -405,7 +405,11 @@ class Scheduler:
                 if self._in_flight.is_set():
                     log.info("waiting for the cycle in flight to finish")
                 scheduler.shutdown(wait=True)
-        log.info("scheduler stopped after %d cycles", self.cycles_run)
+        log.info(
+            "scheduler stopped after %d cycle%s",
+            self.cycles_run,
+            "" if self.cycles_run == 1 else "s",
+        )
 
     def _build_scheduler(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(

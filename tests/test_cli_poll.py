@@ -44,7 +44,7 @@ def test_poll_walks_three_pages(gumroad, env, ledger_file) -> None:  # type: ign
     result = run_cli("poll", env=env)
 
     assert result.returncode == 0, result.stderr
-    assert "baseline recorded for 25 products (3 pages)" in result.stdout
+    assert "baseline recorded for 25 products (3 API pages)" in result.stdout
     assert query(ledger_file, "SELECT COUNT(*) FROM product_snapshots") == [(25,)]
     assert query(ledger_file, "SELECT pages_fetched, status FROM polls") == [(3, "ok")]
 

@@ -199,11 +199,11 @@ def test_status_shows_heartbeat(env, ledger_file) -> None:  # type: ignore[no-un
     after = run_cli("status", "--json", env=env)
 
     scheduler = json.loads(during.stdout)["scheduler"]
-    last_cycle = json.loads(scheduler["last_cycle"])
+    last_cycle = scheduler["last_cycle"]
     assert stopped.returncode == 0
     assert scheduler["running"] is True
-    assert scheduler["pid"] == str(process.pid)
-    assert scheduler["interval_seconds"] == "1"
+    assert scheduler["pid"] == process.pid
+    assert scheduler["interval_seconds"] == 1.0
     assert scheduler["seconds_since_heartbeat"] < 5
     assert last_cycle["status"] == "ok"
     assert json.loads(after.stdout)["scheduler"]["running"] is False

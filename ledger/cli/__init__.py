@@ -76,10 +76,20 @@ class LazyGroup(click.Group):
     type=click.Path(dir_okay=False, path_type=Path),
     help="File of KEY=VALUE lines read before the environment [default: ./.env].",
 )
-@click.option("--gumroad-api-url", metavar="URL", help="[env: GUMROAD_API_URL]")
-@click.option("--notion-api-url", metavar="URL", help="[env: NOTION_API_URL]")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
+@click.option(
+    "--gumroad-api-url",
+    metavar="URL",
+    help="Base URL of the Gumroad API [env: GUMROAD_API_URL].",
+)
+@click.option(
+    "--notion-api-url",
+    metavar="URL",
+    help="Base URL of the Notion API [env: NOTION_API_URL].",
+)
+@click.option(
+    "-v", "--verbose", count=True, help="Log progress lines too (-vv for debug)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only.")
 @click.pass_context
 def cli(ctx: click.Context, **options: Any) -> None:
     """Keep Gumroad sales history in a SQL ledger and mirror it into Notion.

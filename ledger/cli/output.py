@@ -49,8 +49,14 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 def configure_logging(verbosity: int, source: SecretSource) -> None:
-    """Send log records to stderr; INFO by default, -v/-vv for more, -q for less."""
-    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    """Send log records to stderr.
+
+    One-shot commands print their result on stdout, so by default the log shows
+    warnings (retries, waits) and errors only; -v adds INFO, -vv DEBUG, -q leaves
+    errors only. `run` raises its default to INFO, see `log_cycles`.
+    """
+    levels = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
+    level = levels.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
@@ -67,6 +73,12 @@ def configure_logging(verbosity: int, source: SecretSource) -> None:
     for noisy in ("urllib3", "alembic", "apscheduler", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(library_level)
     logging.getLogger("alembic.runtime.migration").setLevel(library_level)
+
+
+def log_cycles(verbosity: int) -> None:
+    """Show the INFO line of each scheduler cycle unless -q was given."""
+    if verbosity == 0:
+        logging.getLogger().setLevel(logging.INFO)
 
 
 def print_error(message: str) -> None:

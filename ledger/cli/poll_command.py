@@ -37,7 +37,7 @@ def describe_poll(result: object) -> str:
     if result.baseline:
         return (
             f"poll {result.poll_id}: baseline recorded for {result.products_seen} "
-            f"products ({result.pages} pages)"
+            f"products ({_plural(result.pages, 'API page')})"
         )
     return (
         f"poll {result.poll_id}: {result.products_seen} products seen, "
@@ -45,3 +45,7 @@ def describe_poll(result: object) -> str:
         f"{result.products_deleted} deleted), net sales {result.sales_delta:+d}, "
         f"net revenue {format_usd(result.revenue_usd_cents_delta, signed=True)}"
     )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

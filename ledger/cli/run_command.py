@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ledger.cli.context import AppContext
+from ledger.cli.output import log_cycles
 
 if TYPE_CHECKING:
     from ledger.scheduler import SyncCycle
@@ -55,6 +56,7 @@ def run_command(app: AppContext, interval: str | None) -> None:
         else settings.poll_interval
     )
     settings.require_gumroad_token()
+    log_cycles(app.verbosity)
     _one_line_per_cycle(app.verbosity)
 
     with _one_scheduler_per_ledger(app.ledger_path()):

@@ -170,13 +170,34 @@ def _scheduler(app: AppContext, meta: dict[str, str]) -> dict[str, Any] | None:
         age = (datetime.now(UTC) - datetime.fromisoformat(heartbeat)).total_seconds()
     return {
         "running": running,
-        "pid": meta.get(keys.SCHEDULER_PID),
+        "pid": _as_int(meta.get(keys.SCHEDULER_PID)),
         "host": meta.get(keys.SCHEDULER_HOST),
-        "interval_seconds": meta.get(keys.SCHEDULER_INTERVAL_SECONDS),
+        "interval_seconds": _as_float(meta.get(keys.SCHEDULER_INTERVAL_SECONDS)),
         "last_heartbeat_at": heartbeat,
         "seconds_since_heartbeat": None if age is None else round(age),
-        "last_cycle": meta.get(keys.SCHEDULER_LAST_CYCLE),
+        "last_cycle": _as_object(meta.get(keys.SCHEDULER_LAST_CYCLE)),
     }
+
+
+def _as_int(text: str | None) -> int | None:
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        return None
+
+
+def _as_float(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
+
+
+def _as_object(text: str | None) -> Any:
+    try:
+        return None if text is None else json.loads(text)
+    except ValueError:
+        return None
 
 
 def render_status(report: dict[str, Any]) -> str:
@@ -239,4 +260,8 @@ def _render_scheduler(scheduler: dict[str, Any] | None) -> list[str]:
     heartbeat = scheduler["last_heartbeat_at"] or "never"
     age = scheduler["seconds_since_heartbeat"]
     suffix = f" ({age}s ago)" if age is not None else ""
-    return [f"scheduler: {state}, last heartbeat {heartbeat}{suffix}"]
+    lines = [f"scheduler: {state}, last heartbeat {heartbeat}{suffix}"]
+    cycle = scheduler.get("last_cycle")
+    if isinstance(cycle, dict) and cycle.get("status") == "failed":
+        lines.append(f"last cycle failed: {cycle.get('error') or 'unknown error'}")
+    return lines
