@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ledger.cli.context import AppContext
 from ledger.cli.output import echo
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 @click.command("init")
@@ -43,18 +48,14 @@ def init_command(app: AppContext, skip_notion: bool) -> None:
     _init_notion(app, engine)
 
 
-def _init_notion(app: AppContext, engine: object) -> None:
+def _init_notion(app: AppContext, engine: Engine) -> None:
     settings = app.settings()
     wanted = (
         settings.notion_parent_page_id
         or settings.notion_products_database_id
         or settings.notion_daily_database_id
     )
-    try:
-        from ledger.notion.setup import init_notion, stored_targets
-    except ImportError:
-        echo("notion: setup is not available in this version")
-        return
+    from ledger.notion.setup import init_notion, stored_targets
 
     if not wanted and not stored_targets(engine):
         echo(

@@ -149,10 +149,8 @@ def _merge_notion_meta(notion: dict[str, Any], meta: dict[str, str]) -> None:
 def _pending(
     app: AppContext, engine: Any, revision: str | None
 ) -> dict[str, int] | None:
-    try:
-        from ledger.notion.projector import pending_counts
-    except ImportError:
-        return None
+    from ledger.notion.projector import pending_counts
+
     return pending_counts(engine, app.settings())
 
 

@@ -121,7 +121,7 @@ class DatabaseLayout:
         }
 
     def key_filter(self, key: str) -> dict[str, Any]:
-        """Return the query filter that finds the pages whose key property equals `key`."""
+        """Return the query filter for pages whose key property equals `key`."""
         return {"property": self.key_name, "rich_text": {"equals": key}}
 
     def encode(
@@ -239,7 +239,7 @@ def encode_value(kind: str, value: Any, *, label: str = "") -> dict[str, Any]:
 
 def decode_value(prop: Mapping[str, Any]) -> Any:
     """Return the plain value of a page property, in the form encode_value takes."""
-    # Pages read from Notion carry a "type" key, but values built by encode_value do not.
+    # Pages read from Notion carry a "type" key; values from encode_value do not.
     kind = prop.get("type") or next((key for key in prop if key != "id"), None)
     if kind in ("title", "rich_text"):
         return plain_text(dict(prop))
