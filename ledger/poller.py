@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import GumroadError, StoreError
 from ledger.gumroad.products import Product
-from ledger.store.db import describe_store_error, session_factory
+from ledger.store import keys
+from ledger.store.db import describe_store_error, get_meta, session_factory, set_meta
 from ledger.store.models import Poll, ProductSnapshot, SalesDelta
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ def _record_listing(
         baseline = not session.scalar(select(exists().where(Poll.status == "ok")))
         latest = _latest_states(session)
         _warn_if_clock_went_back(session, started_at)
+        _check_timezone(session, timezone)
 
         poll_row = Poll(started_at=started_at, status="ok", **_zero_counts())
         session.add(poll_row)
@@ -242,6 +244,22 @@ def _warn_if_clock_went_back(session: Session, started_at: datetime) -> None:
             "this poll are dated by the current clock",
             last.isoformat(),
             started_at.isoformat(),
+        )
+
+
+def _check_timezone(session: Session, timezone: ZoneInfo) -> None:
+    stored = get_meta(session, keys.LEDGER_TIMEZONE)
+    if stored is None:
+        set_meta(session, keys.LEDGER_TIMEZONE, timezone.key)
+    elif stored != timezone.key:
+        log.warning(
+            "LEDGER_TIMEZONE is %s, but this ledger counts days in %s: new deltas "
+            "are dated in %s. Set LEDGER_TIMEZONE=%s, or run `gumroad-ledger init` "
+            "with the new zone to switch for good",
+            timezone.key,
+            stored,
+            timezone.key,
+            stored,
         )
 
 

@@ -211,3 +211,18 @@ def test_token_never_in_ledger_bytes(gumroad, env, ledger_file) -> None:  # type
 
     for path in ledger_file.parent.glob("ledger.sqlite*"):
         assert GUMROAD_TOKEN.encode() not in path.read_bytes()
+
+
+def test_init_switches_pinned_timezone(gumroad, env, ledger_file) -> None:  # type: ignore[no-untyped-def]
+    seed(gumroad, 1)
+    run_cli("poll", env={**env, "LEDGER_TIMEZONE": "Europe/Berlin"})
+
+    warned = run_cli("poll", env={**env, "LEDGER_TIMEZONE": "Asia/Tokyo"})
+    switched = run_cli(
+        "init", "--skip-notion", env={**env, "LEDGER_TIMEZONE": "Asia/Tokyo"}
+    )
+    quiet = run_cli("poll", env={**env, "LEDGER_TIMEZONE": "Asia/Tokyo"})
+
+    assert "counts days in Europe/Berlin" in warned.stderr
+    assert "now counted in Asia/Tokyo, was Europe/Berlin" in switched.stdout
+    assert "counts days in" not in quiet.stderr

@@ -294,3 +294,16 @@ def _apply(source: ScriptedSource, product_id: str, action: str, amount: int) ->
         source.remove(product_id)
     elif action == "rename":
         body["name"] = f"{body['name']} v{amount}"
+
+
+def test_timezone_change_warns(engine, source, caplog) -> None:  # type: ignore[no-untyped-def]
+    clock = StepClock()
+    poll(engine, source, ZoneInfo("Europe/Berlin"), clock=clock)
+
+    poll(engine, source, ZoneInfo("Asia/Tokyo"), clock=clock)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("counts days in Europe/Berlin" in message for message in warnings)
+    assert rows(engine, "SELECT value FROM meta WHERE key = 'ledger.timezone'") == [
+        ("Europe/Berlin",)
+    ]

@@ -43,9 +43,28 @@ def init_command(app: AppContext, skip_notion: bool) -> None:
     else:
         echo(f"ledger {location} upgraded from {before or 'empty'} to {head}")
 
+    echo(_pin_timezone(engine, settings.timezone.key))
+
     if skip_notion:
         return
     _init_notion(app, engine)
+
+
+def _pin_timezone(engine: Engine, zone: str) -> str:
+    """Store the zone that dates deltas; later commands warn when theirs differs."""
+    from ledger.store import keys
+    from ledger.store.db import get_meta, session_factory, set_meta
+
+    with session_factory(engine).begin() as session:
+        stored = get_meta(session, keys.LEDGER_TIMEZONE)
+        if stored != zone:
+            set_meta(session, keys.LEDGER_TIMEZONE, zone)
+    if stored is None or stored == zone:
+        return f"days are counted in {zone}"
+    return (
+        f"days are now counted in {zone}, was {stored}; days already recorded "
+        "keep their dates"
+    )
 
 
 def _init_notion(app: AppContext, engine: Engine) -> None:

@@ -69,6 +69,7 @@ def _notion_targets_from_settings(app: AppContext) -> dict[str, Any]:
 def _fill_from_ledger(app: AppContext, report: dict[str, Any]) -> None:
     from sqlalchemy import func, select
 
+    from ledger.store import keys
     from ledger.store.db import all_meta, check_schema, session_factory
     from ledger.store.models import Poll, ProductSnapshot
 
@@ -100,6 +101,7 @@ def _fill_from_ledger(app: AppContext, report: dict[str, Any]) -> None:
         "sales_count": totals[1],
         "revenue_usd_cents": totals[2],
     }
+    report["ledger"]["timezone"] = meta.get(keys.LEDGER_TIMEZONE)
     _merge_notion_meta(report["notion"], meta)
     report["notion"]["pending"] = _pending(app, engine, revision)
     report["scheduler"] = _scheduler(app, meta)
@@ -207,6 +209,12 @@ def render_status(report: dict[str, Any]) -> str:
         return "\n".join(lines)
     lines.append(f"schema:    {ledger['revision'] or 'empty'} (head {ledger['head']})")
     lines.append(f"time zone: {report['timezone']}")
+    pinned = ledger.get("timezone")
+    if pinned and pinned != report["timezone"]:
+        lines.append(
+            f"           but this ledger counts days in {pinned}: set "
+            f"LEDGER_TIMEZONE={pinned}, or run `gumroad-ledger init` to switch"
+        )
     if report["totals"]:
         totals = report["totals"]
         lines.append(
