@@ -115,8 +115,9 @@ def check_properties(
         names = ", ".join(repr(name) for name in missing)
         raise NotionConfigError(
             f"the {layout.kind} database (data source {data_source_id}) has no "
-            f"property {names}: run `gumroad-ledger init` to add the missing "
-            "properties, or set the property names in the config file"
+            f"property {names}: if the property was renamed, map it under "
+            f"[notion.{layout.kind}_properties] in the config file and pass that "
+            "file to every command; otherwise run `gumroad-ledger init` to add it"
         )
     return {spec.role: schema[layout.name(spec.role)]["type"] for spec in layout.specs}
 
