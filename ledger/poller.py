@@ -110,6 +110,14 @@ def poll(
         raise StoreError(
             f"{message}; the poll was not recorded, nothing was written"
         ) from error
+    except (ValueError, OverflowError, UnicodeError) as error:
+        # Data that passed parsing but that SQLite cannot store: the poll must still
+        # end as a failed row rather than a traceback and no row at all.
+        message = f"ledger write failed: {type(error).__name__}: {error}"
+        _record_failure(engine, started_at, clock(), message)
+        raise StoreError(
+            f"{message}; the poll was not recorded, nothing was written"
+        ) from error
 
     log.info(
         "poll %d: %d products seen, %d changed (%d new, %d deleted), "

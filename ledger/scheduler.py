@@ -29,7 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.errors import GumroadError, LedgerError, LockedError
+from ledger.errors import GumroadError, LedgerError, LockedError, StoreError
 from ledger.store import keys
 from ledger.store.db import describe_store_error, session_factory, set_meta
 
@@ -260,10 +260,11 @@ class SyncCycle:
 
     def _poll_then_push(self, report: CycleReport) -> None:
         report.step = "poll"
-        poll_error: GumroadError | None = None
+        # A failed poll is recorded; pages left pending by earlier polls still go out.
+        poll_error: GumroadError | StoreError | None = None
         try:
             report.poll = self._poll()
-        except GumroadError as error:
+        except (GumroadError, StoreError) as error:
             poll_error = error
 
         report.step = "push"

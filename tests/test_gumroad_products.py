@@ -309,7 +309,7 @@ def test_non_object_product_is_error() -> None:
         pytest.param(" 1234 ", 1234, id="padded-string"),
         pytest.param("1.234e3", 1234, id="exponent-string"),
         pytest.param(0, 0, id="zero"),
-        pytest.param(2**62, 2**62, id="large-int"),
+        pytest.param(10**14, 10**14, id="largest-allowed"),
     ],
 )
 def test_parse_count_accepts_numeric_forms(value: Any, expected: int) -> None:
@@ -335,7 +335,7 @@ def test_parse_count_rounds_cents_half_even(value: Any, expected: int) -> None:
     assert result == expected
 
 
-@given(st.integers(min_value=0, max_value=2**53))
+@given(st.integers(min_value=0, max_value=10**14))
 def test_parse_count_round_trips_every_form(number: int) -> None:
     for form in (number, float(number), str(number), f"{number}.0"):
         assert parse_count(form, field="sales_count", product_id=PRODUCT_ID) == number
@@ -348,7 +348,30 @@ def test_parse_count_never_returns_negative(value: float) -> None:
             value, field="sales_usd_cents", product_id=PRODUCT_ID, allow_fraction=True
         )
     except GumroadError:
-        assert math.isnan(value) or math.isinf(value) or value < 0 or value > 2**63 - 1
+        assert math.isnan(value) or math.isinf(value) or value < 0 or value > 10**14
         return
 
     assert result >= 0
+
+
+@pytest.mark.parametrize("field", ["name", "currency", "preview_url", "id"])
+def test_lone_surrogate_rejected(field: str) -> None:
+    body = {
+        "id": PRODUCT_ID,
+        "name": "Ebook",
+        "price": 100,
+        "currency": "usd",
+        "published": True,
+        "preview_url": "http://127.0.0.1:9/p.png",
+        "sales_count": 1,
+        "sales_usd_cents": 100,
+    }
+    body[field] = "bad \ud800 text"
+
+    with pytest.raises(GumroadError):
+        parse_product(body)
+
+
+def test_count_above_limit_rejected() -> None:
+    with pytest.raises(GumroadError, match="10\\*\\*14"):
+        parse_count(10**14 + 1, field="sales_count", product_id=PRODUCT_ID)

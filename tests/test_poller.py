@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import GumroadError
+from ledger.errors import GumroadError, StoreError
 from ledger.poller import poll
 from tests.ledger_helpers import (
     ScriptedSource,
@@ -307,3 +307,26 @@ def test_timezone_change_warns(engine, source, caplog) -> None:  # type: ignore[
     assert rows(engine, "SELECT value FROM meta WHERE key = 'ledger.timezone'") == [
         ("Europe/Berlin",)
     ]
+
+
+class UnstorableSource:
+    """A listing whose product SQLite cannot store, as if parsing had let it through."""
+
+    def list_products(self):  # type: ignore[no-untyped-def]
+        from tests.ledger_helpers import Listing
+
+        product = ScriptedSource()
+        product.set(payload("AAA==", sales_count=1, sales_usd_cents=100))
+        listing = product.list_products()
+        bad = listing.products[0].__class__(
+            **{**listing.products[0].__dict__, "sales_count": 2**70}
+        )
+        return Listing([bad])
+
+
+def test_unstorable_value_records_failed_poll(engine) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StoreError, match="OverflowError"):
+        poll(engine, UnstorableSource(), UTC_ZONE, clock=StepClock())
+
+    assert rows(engine, "SELECT status FROM polls") == [("failed",)]
+    assert count(engine, "product_snapshots") == 0

@@ -56,7 +56,7 @@ def sync_command(app: AppContext) -> None:
     Example: gumroad-ledger sync
     """
     from ledger.cli.poll_command import describe_poll
-    from ledger.errors import GumroadError
+    from ledger.errors import GumroadError, StoreError
     from ledger.notion.projector import push
     from ledger.poller import poll
 
@@ -67,11 +67,12 @@ def sync_command(app: AppContext) -> None:
     _require_targets(engine)
 
     with app.sync_lock():
-        poll_error: GumroadError | None = None
+        # A failed poll is recorded; pages left pending by earlier polls still go out.
+        poll_error: GumroadError | StoreError | None = None
         try:
             with app.gumroad_client() as gumroad:
                 echo(describe_poll(poll(engine, gumroad, settings.timezone)))
-        except GumroadError as error:
+        except (GumroadError, StoreError) as error:
             poll_error = error
 
         try:

@@ -15,8 +15,10 @@ from ledger.errors import GumroadAuthError, GumroadError
 
 _CURRENCY_CODE = re.compile(r"[a-z]{3}")
 
-# The ledger stores counts and cents in 64-bit SQL integers.
-_MAX_COUNT = Decimal(2**63 - 1)
+# The ledger stores counts and cents in 64-bit SQL integers, and a poll also stores
+# their sums over the whole catalogue: 10**14 cents ($1 trillion) per product keeps
+# the sum of 10,000 products inside 2**63.
+_MAX_COUNT = Decimal(10**14)
 
 _SCOPE_FIX = (
     "the access token lacks the view_sales scope. Create a token with the view_sales "
@@ -116,7 +118,7 @@ def parse_count(
     if number < 0:
         raise _bad_value(product_id, field, value, "a number >= 0")
     if number > _MAX_COUNT:
-        raise _bad_value(product_id, field, value, "a number below 2**63")
+        raise _bad_value(product_id, field, value, "a number up to 10**14")
 
     whole = number.to_integral_value(rounding=ROUND_HALF_EVEN)
     if whole != number and not allow_fraction:
@@ -156,7 +158,7 @@ def _bad_value(product_id: str, field: str, value: Any, expected: str) -> Gumroa
 
 def _product_id(raw: Mapping[str, Any]) -> str:
     value = raw.get("id")
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or not _encodable(value):
         name = raw.get("name")
         label = f" named {name!r}" if isinstance(name, str) else ""
         raise GumroadError(
@@ -173,6 +175,8 @@ def _string(raw: Mapping[str, Any], field: str, product_id: str) -> str:
     value = raw[field]
     if not isinstance(value, str):
         raise _bad_value(product_id, field, value, "a string")
+    if not _encodable(value):
+        raise _bad_value(product_id, field, value, "valid Unicode text")
     return value
 
 
@@ -182,7 +186,18 @@ def _optional_string(raw: Mapping[str, Any], field: str, product_id: str) -> str
         return None
     if not isinstance(value, str):
         raise _bad_value(product_id, field, value, "a string or null")
+    if not _encodable(value):
+        raise _bad_value(product_id, field, value, "valid Unicode text")
     return value
+
+
+def _encodable(text: str) -> bool:
+    """Tell whether `text` has no lone surrogate, which JSON allows as \\ud800."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _required_count(raw: Mapping[str, Any], field: str, product_id: str) -> int:
