@@ -27,7 +27,13 @@ SYNC_WAIT_SECONDS = 15 * 60
 
 
 def lock_path(ledger_path: Path, role: str) -> Path:
-    return ledger_path.with_name(f"{ledger_path.name}.{role}.lock")
+    """Return the lock file of `role` for a ledger, the same for every path to it.
+
+    Symbolic links are resolved, so two processes that reach one ledger file by
+    different paths take the same lock.
+    """
+    real = ledger_path.expanduser().resolve()
+    return real.with_name(f"{real.name}.{role}.lock")
 
 
 def read_owner(path: Path) -> dict[str, Any] | None:
