@@ -712,3 +712,20 @@ def test_adopted_daily_page_keeps_user_cover(ready: Stack) -> None:
         p for p in ready.daily_pages() if p["id"] == stored_page_id(ready, "daily", key)
     ]
     assert (page.get("cover") or {}).get("external", {}).get("url") == cover
+
+
+@pytest.mark.parametrize(
+    "preview_url",
+    ["http://127.0.0.1:9/" + "p" * 2100, "javascript:alert(1)"],
+    ids=["too-long", "not-http"],
+)
+def test_unusable_preview_gives_no_cover(ready: Stack, preview_url: str) -> None:
+    ready.gumroad.add_product(name="Ebook", preview_url=preview_url)
+    ready.poll()
+
+    result = ready.push()
+
+    [page] = ready.product_pages()
+    assert result.created == 1
+    assert page.get("cover") is None
+    assert ready.push().writes == 0

@@ -879,3 +879,28 @@ def test_request_log_keeps_no_token(
     create_row(notion_sandbox, source_id, product_properties("A", "p1"))
 
     assert NOTION_SANDBOX_TOKEN not in repr(notion_sandbox.requests)
+
+
+def test_rejected_create_stores_no_page(notion_sandbox, products_table) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    _database, source = products_table
+    response = requests.post(
+        f"{notion_sandbox.url}/v1/pages",
+        headers={
+            "Authorization": f"Bearer {notion_sandbox.token}",
+            "Notion-Version": "2025-09-03",
+        },
+        json={
+            "parent": {"type": "data_source_id", "data_source_id": source},
+            "properties": {},
+            "cover": {
+                "type": "external",
+                "external": {"url": "http://x/" + "c" * 2100},
+            },
+        },
+        timeout=10,
+    )
+
+    assert response.status_code == 400
+    assert notion_sandbox.pages(source) == []

@@ -9,16 +9,24 @@ floating point and the ledger keeps integer cents.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Boolean, Date, Integer, String, Text, column, select, table
 from sqlalchemy.orm import Session
 
 from ledger.notion.layout import DatabaseLayout, format_instant
+from ledger.notion.text import MAX_URL_UNITS, utf16_length
 from ledger.store.models import NotionPage, UTCDateTime
+
+log = logging.getLogger(__name__)
+
+# Products whose preview_url was already reported as unusable for a cover.
+_REJECTED_COVERS: set[str] = set()
 
 PRODUCT = "product"  # NotionPage.kind of a products database page
 DAILY = "daily"  # NotionPage.kind of a daily database page
@@ -134,7 +142,26 @@ def _product_values(row: Any) -> Desired:
         "status": status,
         "last_change": format_instant(row.last_changed_at),
     }
-    return Desired(PRODUCT, row.product_id, values, cover=row.preview_url or None)
+    return Desired(PRODUCT, row.product_id, values, cover=_cover(row))
+
+
+def _cover(row: Any) -> str | None:
+    """Return the preview image as a cover URL, or None when Notion would reject it."""
+    url = row.preview_url or None
+    if url is None:
+        return None
+    if utf16_length(url) <= MAX_URL_UNITS and urlsplit(url).scheme in ("http", "https"):
+        return url
+    if row.product_id not in _REJECTED_COVERS:
+        # Projections are computed on every push; say it once per process.
+        _REJECTED_COVERS.add(row.product_id)
+        log.warning(
+            "product %s: preview_url is not an http(s) URL of at most %d UTF-16 "
+            "code units; its Notion page gets no cover",
+            row.product_id,
+            MAX_URL_UNITS,
+        )
+    return None
 
 
 def _daily_values(row: Any, key: str, product_page_id: str | None) -> Desired:

@@ -176,6 +176,9 @@ def create_page(ws: Workspace, body: dict[str, Any]) -> dict[str, Any]:
     parent = body.get("parent")
     if not isinstance(parent, dict):
         raise body_error("body.parent", "an object", parent)
+    # Validate the whole request before storing anything, as Notion does: a
+    # rejected create leaves no page behind.
+    cover = _cover(body)
 
     if "page_id" in parent:
         parent_page = ws.page(str(parent["page_id"]))
@@ -184,7 +187,7 @@ def create_page(ws: Workspace, body: dict[str, Any]) -> dict[str, Any]:
     else:
         source = _row_parent(ws, parent)
         page = ws.new_row(source, body.get("properties", {}))
-    page.cover = _cover(body)
+    page.cover = cover
     page.icon = body.get("icon")
     return render.page(ws, page)
 
