@@ -738,3 +738,18 @@ def test_dry_run_recreate_creates_nothing(shop: Stack) -> None:
     assert shop.notion.schema_write_count() == 0
     assert shop.writes() == 0
     assert ledger_fingerprint(shop.path) == ledger_before
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [("abc", "abc"), ("abc ", "abc "), ("   ", ""), ("", "")],
+    ids=["plain", "trailing-space", "blank", "empty"],
+)
+def test_page_key_is_exact(written: str, expected: str) -> None:
+    from ledger.notion.layout import products_layout
+    from ledger.notion.rebuild_plan import page_key
+
+    layout = products_layout()
+    page = {"properties": layout.encode({"id": written})}
+
+    assert page_key(layout, page) == expected

@@ -105,8 +105,13 @@ def read_pages(
 
 
 def page_key(layout: DatabaseLayout, page: Mapping[str, Any]) -> str:
-    """Return the key written in a page's key property, or "" when it has none."""
-    return str(layout.decode(page).get(layout.key_role) or "").strip()
+    """Return the key written in a page's key property, or "" when it has none.
+
+    The key is compared exactly, as push and the ledger store it: product ids
+    "abc" and "abc " are two keys.
+    """
+    key = str(layout.decode(page).get(layout.key_role) or "")
+    return key if key.strip() else ""
 
 
 def group_by_key(
