@@ -294,3 +294,36 @@ def test_write_rejected_subprocess(ledger: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("Error: the query would delete from sales_deltas")
     assert digest(ledger) == before
+
+
+def test_sigint_stops_long_query(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.ledger_helpers import new_ledger
+
+    path = tmp_path / "ledger.sqlite"
+    new_ledger(path).dispose()
+    endless = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+        "SELECT COUNT(*) FROM n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "sql", endless],
+        env={**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{path}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    try:
+        _out, err = process.communicate(timeout=5)
+    finally:
+        process.kill()
+
+    assert process.returncode == 130
+    assert "interrupted" in err

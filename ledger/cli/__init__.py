@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         error.show()
         sys.exit(error.exit_code)
     except click.Abort:
-        print_error("aborted")
+        print_error("interrupted")
         sys.exit(130)
     except LedgerError as error:
         print_error(str(error))

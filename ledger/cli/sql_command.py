@@ -177,6 +177,10 @@ def run_query(app: AppContext, query: str) -> QueryResult:
         engine.dispose()
 
 
+# SQLite virtual machine steps between two checks for Ctrl-C.
+PROGRESS_STEPS = 100_000
+
+
 @contextmanager
 def _guarded_connection(
     engine: Engine,
@@ -186,11 +190,20 @@ def _guarded_connection(
     assert isinstance(connection, sqlite3.Connection)
     guard = _Guard()
     connection.set_authorizer(guard)
+    # SQLite runs a query without returning to Python, so Ctrl-C would wait for
+    # the whole query. Calling back into Python lets the pending KeyboardInterrupt
+    # fire; the callback then fails, which makes SQLite abort with SQLITE_INTERRUPT.
+    connection.set_progress_handler(_keep_running, PROGRESS_STEPS)
     try:
         yield connection, guard
     finally:
+        connection.set_progress_handler(None, 0)
         connection.set_authorizer(None)
         proxy.close()
+
+
+def _keep_running() -> int:
+    return 0
 
 
 def _execute(connection: sqlite3.Connection, query: str) -> QueryResult:
@@ -217,6 +230,8 @@ def _describe_failure(
     # message is SQLite's own (it names the token near a syntax error) and no
     # position is shown.
     code = getattr(error, "sqlite_errorname", "")
+    if code == "SQLITE_INTERRUPT":
+        raise KeyboardInterrupt from error
     if guard.denied is not None:
         return RejectedQueryError(
             f"{guard.denied}: `sql` opens the ledger read-only; nothing was changed"
