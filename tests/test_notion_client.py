@@ -334,27 +334,30 @@ def test_rate_limited_create_retried_once(
     assert notion_sandbox.write_count() == 2
 
 
-def test_retry_after_capped_by_maximum(
+def test_retry_after_beyond_maximum_not_resent(
     notion_sandbox: NotionSandbox, make_notion_client: MakeClient, products_table: Table
 ) -> None:
     notion_sandbox.retry_after = 30
     notion_sandbox.fail_next("rate_limited")
     started = time.monotonic()
 
-    make_notion_client(max_retry_after=0.2).get_data_source(products_table[1])
+    with pytest.raises(NotionError) as raised:
+        make_notion_client(max_retry_after=0.2).get_data_source(products_table[1])
 
     assert time.monotonic() - started < 2.0
+    assert len(notion_sandbox.requests) == 1
+    assert raised.value.status == 429
+    assert "asked to wait 30 s" in str(raised.value)
 
 
 def test_rate_limit_exhausts_retries(
     notion_sandbox: NotionSandbox, make_notion_client: MakeClient, products_table: Table
 ) -> None:
+    notion_sandbox.retry_after = 0
     notion_sandbox.fail_next("rate_limited", times=3)
 
     with pytest.raises(NotionError) as raised:
-        make_notion_client(max_retries=1, max_retry_after=0.05).get_data_source(
-            products_table[1]
-        )
+        make_notion_client(max_retries=1).get_data_source(products_table[1])
 
     assert raised.value.status == 429
     assert raised.value.transient is True

@@ -3,7 +3,9 @@
 Reads and idempotent updates are retried on rate limits, server errors and network
 failures. Creates are retried only when Notion rejected them (429, 529) or the request
 never left this machine, because Notion has no idempotency key: a create that timed out
-may have happened, so the caller must look its key up before creating again.
+may have happened, so the caller must look its key up before creating again. A rate
+limit whose Retry-After exceeds `max_retry_after` is raised at once: sending the
+request before the time Notion asked for would only be rejected again.
 """
 
 from __future__ import annotations
@@ -164,8 +166,11 @@ class Transport:
 
             if not outcome.retryable or attempt > self.max_retries:
                 raise outcome.error
+            retry_after = outcome.retry_after
+            if retry_after is not None and retry_after > self.max_retry_after:
+                raise _not_resent(outcome.error, retry_after, self.max_retry_after)
 
-            wait = self._retry_delay(attempt, outcome.retry_after)
+            wait = self._retry_delay(attempt, retry_after)
             logger.warning(
                 "%s; retry %d of %d in %.2f s",
                 outcome.error,
@@ -310,14 +315,23 @@ class Transport:
     def _retry_delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             # A little jitter on top of Retry-After spreads out several clients.
-            capped = min(retry_after, self.max_retry_after)
-            return capped + random.uniform(0, min(0.1 * capped, 1.0))
+            return retry_after + random.uniform(0, min(0.1 * retry_after, 1.0))
 
         ceiling = min(self.max_retry_after, self.backoff_base * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "[NOTION_TOKEN]") if self._token else text
+
+
+def _not_resent(error: NotionError, retry_after: float, limit: float) -> NotionError:
+    """Say in a rate-limit error why the request was not sent again."""
+    error.args = (
+        f"{error}; Notion asked to wait {retry_after:g} s before a retry, longer "
+        f"than the {limit:g} s this client waits, so the request was not sent "
+        "again: try again later",
+    )
+    return error
 
 
 def _is_server_failure(status: int, payload: dict[str, Any] | None) -> bool:
