@@ -94,9 +94,6 @@ def matrix() -> list[object]:
     for kind in TRANSIENT_KINDS:
         for target in TARGETS:
             marks = () if (kind, target) in QUICK_CASES else (pytest.mark.slow,)
-            if (kind, target) == ("conflict", "create"):
-                # TODO: a create that Notion refuses with 409 stops the push.
-                marks = (pytest.mark.xfail(strict=True, reason="409 on create"),)
             cases.append(pytest.param(kind, target, id=f"{target}-{kind}", marks=marks))
     return cases
 

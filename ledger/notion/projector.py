@@ -6,8 +6,9 @@ pushed, and sends only the differences. Each success is recorded at once in its 
 short transaction, so a crash loses at most the write in flight.
 
 A key without a page is looked up in Notion before it is created, and a create whose
-outcome is unknown (a timeout, a server error) is looked up again before it is
-retried, so Notion never contains two pages for one key.
+outcome is unknown (a timeout, a server error) or that Notion refused with a 409
+conflict is looked up again before it is retried, so Notion never contains two pages
+for one key.
 """
 
 from __future__ import annotations
@@ -180,8 +181,12 @@ def _log_result(result: PushResult, *, completed: bool) -> None:
 
 
 def _is_ambiguous(error: NotionError) -> bool:
-    """Return whether a failed create may still have created the page."""
-    if getattr(error, "ambiguous", False):
+    """Return whether a failed create is looked up, then sent again.
+
+    That is a create that may still have created the page, and one that Notion
+    refused with 409 conflict_error, which asks the caller to try again.
+    """
+    if getattr(error, "ambiguous", False) or error.code == "conflict_error":
         return True
     rejected = error.status in (429, 529)
     return error.transient and not rejected and (error.status or 500) >= 500
