@@ -264,8 +264,6 @@ def test_rejected_token_stops_without_retry(world: World) -> None:
     assert world.pending() == {"products": 2, "daily": 1}
 
 
-# TODO: init adds a deleted property back, but push does not refill it.
-@pytest.mark.xfail(strict=True, reason="pushed values are not forgotten")
 def test_deleted_property_refilled_after_init(world: World) -> None:
     pending_creates(world)
     world.push()

@@ -9,18 +9,22 @@ a second run with nothing to fix sends no write.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ledger.config import Settings
 from ledger.errors import ConfigError, NotionConfigError
-from ledger.notion.layout import DatabaseLayout, layouts
+from ledger.notion.layout import PRODUCTS, DatabaseLayout, layouts
+from ledger.notion.projection import DAILY, PRODUCT
 from ledger.store import keys
 from ledger.store.db import all_meta, get_meta, session_factory, set_meta
+from ledger.store.models import NotionPage
 
 if TYPE_CHECKING:
     from ledger.notion.client import NotionClient
@@ -200,6 +204,7 @@ class _Setup:
         missing = _missing_properties(layout, schema, data_source_id, related)
         if missing:
             self.client.update_data_source(data_source_id, missing)
+            _forget_pushed_values(self.engine, layout, missing)
             log.info(
                 "added properties %s to the %s database %s",
                 ", ".join(missing),
@@ -256,6 +261,28 @@ def _store_meta(engine: Engine, values: Mapping[str, str]) -> None:
         for key, value in values.items():
             if get_meta(session, key) != value:
                 set_meta(session, key, value)
+
+
+def _forget_pushed_values(
+    engine: Engine, layout: DatabaseLayout, added: Mapping[str, Any]
+) -> None:
+    """Drop the values of just-added properties from what notion_pages says was pushed.
+
+    Pages pushed before a property was deleted and added again hold no value in it,
+    so the next push must write that property on every page of the database.
+    """
+    roles = [spec.role for spec in layout.specs if layout.name(spec.role) in added]
+    kind = PRODUCT if layout.kind == PRODUCTS else DAILY
+    with session_factory(engine).begin() as session:
+        rows = session.scalars(select(NotionPage).where(NotionPage.kind == kind))
+        for row in rows:
+            if not row.pushed_json:
+                continue
+            pushed = json.loads(row.pushed_json)
+            properties = pushed.get("properties") or {}
+            for role in roles:
+                properties.pop(role, None)
+            row.pushed_json = json.dumps(pushed, sort_keys=True)
 
 
 def _missing_properties(
