@@ -27,6 +27,26 @@ from ledger.store.models import Meta
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+# SQLite's wording of storage failures, and the fix that describe_store_error adds.
+STORAGE_FIXES = {
+    "readonly database": (
+        "the ledger file or its directory is read-only: make both writable for "
+        "this user, or set LEDGER_DATABASE_URL to a writable location"
+    ),
+    "unable to open database file": (
+        "check that the ledger's directory exists and is writable for this user, "
+        "because SQLite creates the -wal and -shm files next to the ledger, or set "
+        "LEDGER_DATABASE_URL to a writable location"
+    ),
+    "database or disk is full": (
+        "free space on the disk that holds the ledger, or move the ledger and set "
+        "LEDGER_DATABASE_URL"
+    ),
+    "disk I/O error": (
+        "the disk may be full or failing: free space on it, or move the ledger and "
+        "set LEDGER_DATABASE_URL"
+    ),
+}
 
 
 def migrations_path() -> Path:
@@ -181,7 +201,8 @@ def _translate_errors(engine: Engine) -> Iterator[None]:
         yield
     except OperationalError as error:
         raise StoreError(
-            f"ledger {describe_database_url(engine.url)} cannot be used: {error.orig}"
+            f"ledger {describe_database_url(engine.url)} cannot be used: "
+            f"{describe_store_error(error)}"
         ) from error
 
 
@@ -205,6 +226,14 @@ def all_meta(session: Session) -> dict[str, str]:
 
 
 def describe_store_error(error: SQLAlchemyError) -> str:
-    """Return the database's own message for an error, without SQL or parameters."""
+    """Return the database's own message for an error, without SQL or parameters.
+
+    For SQLite's storage failures (read-only, cannot open, disk full, I/O error)
+    the message ends with what the user can do about it.
+    """
     original = getattr(error, "orig", None)
-    return str(original) if original is not None else error.__class__.__name__
+    message = str(original) if original is not None else error.__class__.__name__
+    for phrase, fix in STORAGE_FIXES.items():
+        if phrase in message:
+            return f"{message}; {fix}"
+    return message
