@@ -332,7 +332,20 @@ def load_settings(
         """Name the setting as the user gave it: flag, variable or config key."""
         return sources.get(name, name)
 
-    return _build(lookup, label, file_data, config_path)
+    settings = _build(lookup, label, file_data, config_path)
+    _check_property_names(settings)
+    return settings
+
+
+def _check_property_names(settings: Settings) -> None:
+    """Reject unknown roles and shared names under [notion.*_properties] now.
+
+    Every command loads settings, so a typo in the config file stops each of them,
+    not only the ones that write to Notion.
+    """
+    from ledger.notion.layout import layouts
+
+    layouts(settings)
 
 
 def _config_path_from(environment: Mapping[str, str]) -> Path | None:
