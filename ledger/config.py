@@ -201,8 +201,9 @@ def parse_database_url(text: str, *, name: str = "LEDGER_DATABASE_URL") -> URL:
         ) from error
     if url.get_backend_name() != "sqlite":
         raise ConfigError(
-            f"{name} uses {url.get_backend_name()!r}: only SQLite ledgers are "
-            "supported in this version (sqlite:///path/to/ledger.sqlite)",
+            f"{name}={_hide_credentials(value)!r} uses {url.get_backend_name()!r}: "
+            "only SQLite ledgers are supported in this version "
+            "(sqlite:///path/to/ledger.sqlite)",
             name=name,
         )
     return url

@@ -51,6 +51,7 @@ class Case:
 
 
 VARIABLE_CASES = [
+    Case("LEDGER_DATABASE_URL", "mysql://u@host/db", "LEDGER_DATABASE_URL"),
     Case("LEDGER_DATABASE_URL", "://no-scheme", "LEDGER_DATABASE_URL"),
     Case("LEDGER_TIMEZONE", "Mars/Olympus_Mons", "LEDGER_TIMEZONE"),
     Case("LEDGER_POLL_INTERVAL", "every so often", "LEDGER_POLL_INTERVAL"),
@@ -71,6 +72,7 @@ VARIABLE_CASES = [
     Case("MY_NOTION_SECRET_TOKEN", SECRET_VALUE, "MY_NOTION_SECRET_TOKEN", secret=True),
 ]
 FLAG_CASES = [
+    Case("--database-url", "mysql://u@host/db", "--database-url"),
     Case("--timezone", "Mars/Olympus_Mons", "--timezone"),
     Case("--gumroad-api-url", "gopher://127.0.0.1", "--gumroad-api-url"),
     Case("--notion-api-url", "api.notion.com", "--notion-api-url"),
