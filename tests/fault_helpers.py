@@ -133,7 +133,7 @@ def kill_when(
     """SIGKILL the child as soon as `condition()` holds, or let it end on its own.
 
     `condition` is checked from this thread every `interval` seconds. The result
-    says whether the kill happened before the child ended by itself.
+    records whether the kill happened before the child ended by itself.
     """
     deadline = time.monotonic() + WAIT_SECONDS
     while process.poll() is None:
@@ -149,7 +149,7 @@ def kill_when(
 def kill_after_requests(
     process: subprocess.Popen[str], log: Sequence[Any], count: int
 ) -> Finished:
-    """SIGKILL the child once a sandbox's request log holds `count` requests.
+    """SIGKILL the child once a sandbox's request log contains `count` requests.
 
     The sandboxes append a request when it arrives, so the child dies while the
     sandbox may still be serving that request: both orders of "request done" and
@@ -379,7 +379,7 @@ def file_size_limit(limit: int) -> Callable[[], None]:
     """Return a preexec_fn that caps the size of files the child writes.
 
     Past the cap, write() fails with EFBIG, which SQLite reports as a full disk.
-    Python ignores SIGXFSZ, so the child sees the error instead of dying.
+    Python ignores SIGXFSZ, so the child gets the error instead of dying.
     """
     import resource
 

@@ -3,7 +3,7 @@
 A poll that fails records a `failed` row with its error and nothing else; the
 next poll then records every sale exactly once. Error shapes and number forms at
 the client level are tested in tests/test_gumroad_client.py, and the CLI side of
-a failed poll in tests/test_cli_poll.py; these tests follow the same faults
+a failed poll in tests/test_cli_poll.py. These tests follow the same faults
 through the ledger.
 """
 

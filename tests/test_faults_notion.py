@@ -3,8 +3,8 @@
 A transient fault (rate limit, overload, server error, conflict, timeout, reset)
 is retried and the push completes with exactly one page per key. A configuration
 fault (unshared database, retyped or deleted property, rejected token) stops the
-push at once with a message that names the fix; nothing is written, the pages stay
-pending, and they go out on the push after the fix.
+push at once with a message that names the fix. Nothing is written, and the pages
+stay pending until the push after the fix.
 """
 
 from __future__ import annotations

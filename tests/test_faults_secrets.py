@@ -8,6 +8,8 @@ check the exceptions themselves, which the guard cannot see.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -174,10 +176,17 @@ def test_guard_fails_leaking_tests(
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
     pytester.makepyfile(test_guarded=GUARDED_TESTS)
 
-    # No tracebacks or captured output, so the tokens stay out of this test's log.
+    # No tracebacks or captured output, so the tokens stay out of this test's log,
+    # and a temporary directory outside this session's, which the guard scans.
     quiet = ("-q", "--tb=no", "-rN", "--show-capture=no", "-p", "no:cacheprovider")
+    basetemp = Path(tempfile.mkdtemp(prefix="secrets-guard-probe-"))
 
-    result = pytester.runpytest_subprocess("-p", "tests.secrets_guard", *quiet)
+    try:
+        result = pytester.runpytest_subprocess(
+            "-p", "tests.secrets_guard", f"--basetemp={basetemp}", *quiet
+        )
+    finally:
+        shutil.rmtree(basetemp, ignore_errors=True)
 
     # A leak found after the test body fails its teardown, which pytest counts
     # as an error.
