@@ -5,9 +5,9 @@ A push computes each key's values from the ledger, compares them with what was
 pushed, and sends only the differences. Each success is recorded at once in its own
 short transaction, so a crash loses at most the write in flight.
 
-A key without a page is looked up in Notion before it is created, and a create whose
-outcome is unknown (a timeout, a server error) or that Notion refused with a 409
-conflict is looked up again before it is retried, so Notion never contains two pages
+A key without a page is looked up in Notion before it is created. A create whose
+outcome is unknown (a timeout, a server error), or that Notion rejected with a 409
+conflict, is looked up again before it is retried, so Notion never contains two pages
 for one key.
 """
 
@@ -183,8 +183,8 @@ def _log_result(result: PushResult, *, completed: bool) -> None:
 def _is_ambiguous(error: NotionError) -> bool:
     """Return whether a failed create is looked up, then sent again.
 
-    That is a create that may still have created the page, and one that Notion
-    refused with 409 conflict_error, which asks the caller to try again.
+    That is a create that may still have created the page, or one that Notion
+    rejected with 409 conflict_error, after which Notion expects a retry.
     """
     if getattr(error, "ambiguous", False) or error.code == "conflict_error":
         return True

@@ -266,9 +266,9 @@ def _store_meta(engine: Engine, values: Mapping[str, str]) -> None:
 def _forget_pushed_values(
     engine: Engine, layout: DatabaseLayout, added: Mapping[str, Any]
 ) -> None:
-    """Drop the values of just-added properties from what notion_pages says was pushed.
+    """Drop just-added properties from the values notion_pages records as pushed.
 
-    Pages pushed before a property was deleted and added again hold no value in it,
+    Pages pushed before a property was deleted and added again have no value in it,
     so the next push must write that property on every page of the database.
     """
     roles = [spec.role for spec in layout.specs if layout.name(spec.role) in added]

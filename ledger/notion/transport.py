@@ -4,8 +4,8 @@ Reads and idempotent updates are retried on rate limits, server errors and netwo
 failures. Creates are retried only when Notion rejected them (429, 529) or the request
 never left this machine, because Notion has no idempotency key: a create that timed out
 may have happened, so the caller must look its key up before creating again. A rate
-limit whose Retry-After exceeds `max_retry_after` is raised at once: sending the
-request before the time Notion asked for would only be rejected again.
+limit whose Retry-After exceeds `max_retry_after` is raised at once, because a request
+sent before that time would only be rejected again.
 """
 
 from __future__ import annotations
