@@ -233,18 +233,30 @@ def _hide_credentials(text: str) -> str:
     return re.sub(r"//([^:/@]+):([^@]*)@", r"//\1:***@", text)
 
 
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {what} {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{what} {path} is not UTF-8 text (byte {error.start}): save it as UTF-8"
+        ) from error
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """Read KEY=VALUE lines from a `.env` file; `#` starts a comment."""
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(_read_text(path, "env file").splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         stripped = stripped.removeprefix("export ").strip()
         key, separator, value = stripped.partition("=")
         if not separator or not key.strip():
+            # The line may hold a token, so the message must not quote it.
             raise ConfigError(
-                f"{path}:{number}: expected KEY=VALUE, got {line.strip()[:40]!r}"
+                f"{path}:{number}: expected KEY=VALUE; fix or remove that line"
             )
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -256,11 +268,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read the TOML config file and reject keys this tool does not know."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(
-            f"cannot read config file {path}: {error.strerror}"
-        ) from error
+        data = tomllib.loads(_read_text(path, "config file"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
 
@@ -327,6 +335,12 @@ def load_settings(
         if value is None:
             return None
         sources[name] = f"{TOML_KEYS[name]} in {config_path}"
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(
+                f"{sources[name]} is a TOML {type(value).__name__}, expected a "
+                'string such as "10m"',
+                name=TOML_KEYS[name],
+            )
         return str(value)
 
     def label(name: str) -> str:
@@ -417,11 +431,15 @@ def _secret(value: str | None, name: str) -> Secret | None:
     if value is None or not value.strip():
         return None
     token = value.strip()
-    if any(character.isspace() for character in token) or not token.isprintable():
+    if (
+        any(character.isspace() for character in token)
+        or not token.isprintable()
+        or not token.isascii()
+    ):
         # The value itself is a secret, so the message must not quote it.
         raise ConfigError(
-            f"{name} contains whitespace or control characters: copy the token again "
-            "without spaces or line breaks",
+            f"{name} contains whitespace, control or non-ASCII characters (such as "
+            "curly quotes): copy the token again as plain text",
             name=name,
         )
     return Secret(token)

@@ -193,3 +193,43 @@ def test_fallback_variable_named_in_error() -> None:
         load_settings(environ={"MY_NOTION_SECRET_TOKEN": "two words"})
 
     assert "MY_NOTION_SECRET_TOKEN" in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["env", "toml"])
+def test_non_utf8_file_rejected_clearly(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / ("x.env" if kind == "env" else "x.toml")
+    path.write_bytes(b'timezone = "Europe/Z\xfcrich"\n')
+
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        if kind == "env":
+            read_env_file(path)
+        else:
+            load_settings(environ={}, config_file=path)
+
+
+def test_config_value_of_wrong_type_rejected(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("database_url = [1, 2]\n")
+
+    with pytest.raises(ConfigError, match="database_url in .* is a TOML list"):
+        load_settings(environ={}, config_file=config)
+
+
+def test_curly_quote_in_token_rejected_without_echo() -> None:
+    token = "ntn_abc123\u201d"
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"NOTION_TOKEN": token})
+
+    assert "non-ASCII" in str(raised.value)
+    assert token not in str(raised.value)
+
+
+def test_bad_env_line_not_quoted(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GUMROAD_ACCESS_TOKEN secret-value-123\n")
+
+    with pytest.raises(ConfigError) as raised:
+        read_env_file(env_file)
+
+    assert "secret-value-123" not in str(raised.value)
