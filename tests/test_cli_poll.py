@@ -226,3 +226,16 @@ def test_init_switches_pinned_timezone(gumroad, env, ledger_file) -> None:  # ty
     assert "counts days in Europe/Berlin" in warned.stderr
     assert "now counted in Asia/Tokyo, was Europe/Berlin" in switched.stdout
     assert "counts days in" not in quiet.stderr
+
+
+@pytest.mark.parametrize("command", ["init", "status", "sql"])
+def test_text_file_as_ledger_is_one_line(tmp_path, env, command) -> None:  # type: ignore[no-untyped-def]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    args = [command] + (["select * from polls"] if command == "sql" else [])
+
+    result = run_cli(*args, env={**env, "LEDGER_DATABASE_URL": f"sqlite:///{notes}"})
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "not a SQLite database" in result.stderr

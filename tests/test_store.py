@@ -130,3 +130,15 @@ def test_unwritable_directory_is_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="LEDGER_DATABASE_URL"):
         create_ledger_engine(url)
+
+
+@pytest.mark.parametrize("kind", ["text-file", "directory"])
+def test_non_sqlite_path_is_clear_error(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "ledger.sqlite"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_text("these are my notes, not a database\n" * 100)
+
+    with pytest.raises(StoreError, match="LEDGER_DATABASE_URL"):
+        ensure_current(create_ledger_engine(make_url(f"sqlite:///{path}")))

@@ -40,7 +40,7 @@ def collect_status(app: AppContext) -> dict[str, Any]:
         "ledger": {
             "url": describe_database_url(settings.database_url),
             "path": str(path) if path else None,
-            "exists": path.is_file() if path else True,
+            "exists": path.exists() if path else True,
             "revision": None,
             "head": head_revision(),
         },

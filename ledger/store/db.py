@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import ledger
@@ -77,6 +77,8 @@ def head_revision() -> str:
 def create_ledger_engine(url: URL, *, read_only: bool = False) -> Engine:
     """Create an engine with WAL, a busy timeout and foreign keys on SQLite."""
     path = sqlite_path(url)
+    if path is not None:
+        _reject_non_file(path)
     if path is not None and not read_only:
         _ensure_directory(path)
     if read_only:
@@ -86,6 +88,15 @@ def create_ledger_engine(url: URL, *, read_only: bool = False) -> Engine:
     event.listen(engine, "connect", _configure_sqlite(read_only))
     event.listen(engine, "begin", _begin_sqlite(read_only))
     return engine
+
+
+def _reject_non_file(path: Path) -> None:
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise StoreError(
+            f"ledger path {path} is {kind}: set LEDGER_DATABASE_URL to a SQLite "
+            "file, for example sqlite:///path/to/ledger.sqlite"
+        )
 
 
 def _read_only_engine(url: URL, path: Path | None) -> Engine:
@@ -199,10 +210,16 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def _translate_errors(engine: Engine) -> Iterator[None]:
     try:
         yield
-    except OperationalError as error:
+    except DatabaseError as error:
+        location = describe_database_url(engine.url)
+        if "file is not a database" in str(error.orig):
+            raise StoreError(
+                f"ledger {location} is not a SQLite database: check "
+                "LEDGER_DATABASE_URL, or move that file away and run "
+                "`gumroad-ledger init`"
+            ) from error
         raise StoreError(
-            f"ledger {describe_database_url(engine.url)} cannot be used: "
-            f"{describe_store_error(error)}"
+            f"ledger {location} cannot be used: {describe_store_error(error)}"
         ) from error
 
 
