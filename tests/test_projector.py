@@ -729,3 +729,14 @@ def test_unusable_preview_gives_no_cover(ready: Stack, preview_url: str) -> None
     assert result.created == 1
     assert page.get("cover") is None
     assert ready.push().writes == 0
+
+
+def test_deleted_relation_names_init(ready: Stack) -> None:
+    product = ready.gumroad.add_product(name="Ebook")
+    ready.poll()
+    ready.gumroad.sell(product, 1)
+    ready.poll()
+    ready.notion.remove_property(ready.targets()["daily_data_source_id"], "Product")
+
+    with pytest.raises(NotionConfigError, match="'Product'.*gumroad-ledger init"):
+        ready.push()

@@ -303,6 +303,10 @@ def _missing_properties(
         if found is None:
             if spec.type == "title":
                 raise _title_renamed(layout, schema, data_source_id)
+            if spec.type == "relation" and related is None:
+                # Only reported: init, which knows the related database, adds it.
+                missing[name] = {}
+                continue
             missing[name] = layout.property_schema(spec.role, related)
             continue
 
