@@ -174,18 +174,17 @@ def test_ledger_under_a_file_is_clear_error(world: World, tmp_path: Path) -> Non
     assert "LEDGER_DATABASE_URL" in line
 
 
-def read_only_run(world: World, what: Path, *args: str) -> CliResult:
-    """Run the CLI with `what` (the ledger's directory or file) read-only."""
+def read_only_run(world: World, target: Path, *args: str) -> CliResult:
+    """Run the CLI with `target` (the ledger's directory or file) read-only."""
     if os.geteuid() != 0:
-        mode = what.stat().st_mode
-        what.chmod(0o555 if what.is_dir() else 0o444)
+        mode = target.stat().st_mode
+        target.chmod(0o555 if target.is_dir() else 0o444)
         try:
             return run_cli(*args, env=world.env)
         finally:
-            what.chmod(mode)
+            target.chmod(mode)
     if not private_mounts_available():
         pytest.skip("root ignores file modes, and no private mount namespace")
-    target = str(what)
     mounts = (
         f"mount --bind '{target}' '{target}'\n"
         f"mount -o remount,bind,ro '{target}' '{target}'"
