@@ -740,3 +740,25 @@ def test_deleted_relation_names_init(ready: Stack) -> None:
 
     with pytest.raises(NotionConfigError, match="'Product'.*gumroad-ledger init"):
         ready.push()
+
+
+def test_few_new_keys_in_large_database_use_lookups(ready: Stack) -> None:
+    products = [ready.gumroad.add_product(name=f"P{number}") for number in range(12)]
+    ready.poll()
+    ready.push()
+    with sqlite3.connect(ready.path) as connection:
+        # Pretend the ledger maps 5,000 daily pages: a full read would take 51 queries.
+        connection.executemany(
+            "INSERT INTO notion_pages (kind, key, page_id) VALUES ('daily', ?, ?)",
+            [(f"old|{number}", f"page-{number}") for number in range(5000)],
+        )
+    for product in products:
+        ready.gumroad.sell(product, 1)
+    ready.poll()
+    ready.notion.clear_requests()
+
+    ready.push()
+
+    queries = [r for r in ready.notion.requests if r.path.endswith("/query")]
+    assert len(queries) == 12
+    assert all("filter" in r.body for r in queries)

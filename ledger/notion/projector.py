@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ledger.config import Settings
@@ -36,8 +37,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Up to this many keys are looked up one query each; more read the whole database.
+# Up to this many new keys are always looked up one query each; more read the
+# whole database, unless that takes more requests than the per-key queries.
 PER_KEY_LOOKUP_LIMIT = 10
+# Rows per page of a data source query.
+QUERY_PAGE_SIZE = 100
 # A create that failed ambiguously is looked up and retried at most this often.
 CREATE_ATTEMPTS = 3
 # Seconds to wait before looking up a create that may have happened, so a query
@@ -248,11 +252,19 @@ class _Pusher:
         types = check_properties(self.client, layout, data_source_id)
         writer = _Writer(self, layout, data_source_id, types)
         missing = [item.desired.key for item in pending if item.page_id is None]
-        found = writer.lookup(missing)
+        found = writer.lookup(missing, self._known_pages(pending[0].desired.kind))
         for done, item in enumerate(pending, 1):
             self._push_one(writer, item, found.get(item.desired.key))
             if self.progress is not None:
                 self.progress(done, len(pending))
+
+    def _known_pages(self, kind: str) -> int:
+        """Return how many pages of `kind` the ledger maps, an estimate of the size."""
+        with session_factory(self.engine)() as session:
+            query = select(func.count()).where(
+                NotionPage.kind == kind, NotionPage.page_id.is_not(None)
+            )
+            return int(session.scalar(query) or 0)
 
     def raise_for_failures(self) -> None:
         if self.errors:
@@ -329,9 +341,14 @@ class _Writer:
         self.data_source_id = data_source_id
         self.types = types
 
-    def lookup(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """Return the existing page of each key that has one, oldest if several."""
-        if len(keys) <= PER_KEY_LOOKUP_LIMIT:
+    def lookup(self, keys: list[str], known_pages: int) -> dict[str, dict[str, Any]]:
+        """Return the existing page of each key that has one, oldest if several.
+
+        `known_pages` estimates the database's size, so a large database is not
+        read whole for a few more keys than PER_KEY_LOOKUP_LIMIT.
+        """
+        scan_requests = known_pages // QUERY_PAGE_SIZE + 1
+        if len(keys) <= max(PER_KEY_LOOKUP_LIMIT, scan_requests):
             found = {key: self.find_one(key) for key in keys}
             return {key: page for key, page in found.items() if page is not None}
         return self._scan(set(keys))
