@@ -102,8 +102,11 @@ def poll(
         _record_failure(engine, started_at, clock(), str(error))
         raise
 
+    confirmed_gone = _confirm_gone(engine, source, listing)
     try:
-        result = _record_listing(engine, listing, timezone, started_at, clock)
+        result = _record_listing(
+            engine, listing, timezone, started_at, clock, confirmed_gone
+        )
     except SQLAlchemyError as error:
         message = f"ledger write failed: {describe_store_error(error)}"
         _record_failure(engine, started_at, clock(), message)
@@ -166,8 +169,56 @@ def _zero_counts() -> dict[str, Any]:
     }
 
 
+def _confirm_gone(engine: Engine, source: Any, listing: Any) -> set[str] | None:
+    """Return the ids missing from a complete listing that Gumroad reports deleted.
+
+    A product absent from the list is asked for by id, which also finds deleted
+    products, so a glitch in the listing never marks a live product deleted.
+    Returns None for a source that cannot fetch one product (tests, benchmarks),
+    where every missing product counts as deleted.
+    """
+    if not listing.complete or not hasattr(source, "get_product"):
+        return None
+    with session_factory(engine)() as session:
+        latest = _latest_states(session)
+    seen = {product.product_id for product in listing.products}
+    missing = [
+        product_id
+        for product_id, state in latest.items()
+        if product_id not in seen and not state.deleted
+    ]
+    return {product_id for product_id in missing if _is_deleted(source, product_id)}
+
+
+def _is_deleted(source: Any, product_id: str) -> bool:
+    try:
+        product = source.get_product(product_id)
+    except GumroadError as error:
+        if error.code == "not_found":
+            return True
+        log.warning(
+            "product %s is missing from the listing and could not be looked up "
+            "(%s); it is not marked deleted in this poll",
+            product_id,
+            error,
+        )
+        return False
+    if not product.deleted:
+        log.warning(
+            "product %s is missing from the listing but Gumroad still has it; it "
+            "is not marked deleted",
+            product_id,
+        )
+    return bool(product.deleted)
+
+
 def _record_listing(
-    engine: Engine, listing: Any, timezone: ZoneInfo, started_at: datetime, clock: Clock
+    engine: Engine,
+    listing: Any,
+    timezone: ZoneInfo,
+    started_at: datetime,
+    clock: Clock,
+    confirmed_gone: set[str] | None = None,
 ) -> PollResult:
     with session_factory(engine).begin() as session:
         baseline = not session.scalar(select(exists().where(Poll.status == "ok")))
@@ -188,7 +239,9 @@ def _record_listing(
             gone = [
                 state.snapshot_id
                 for product_id, state in latest.items()
-                if product_id not in seen and not state.deleted
+                if product_id not in seen
+                and not state.deleted
+                and (confirmed_gone is None or product_id in confirmed_gone)
             ]
             for last in _snapshots(session, gone):
                 recorder.mark_deleted(last)

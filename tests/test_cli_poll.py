@@ -239,3 +239,17 @@ def test_text_file_as_ledger_is_one_line(tmp_path, env, command) -> None:  # typ
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "not a SQLite database" in result.stderr
+
+
+def test_listing_glitch_marks_nothing_deleted(gumroad, env, ledger_file) -> None:  # type: ignore[no-untyped-def]
+    seed(gumroad, 3)
+    run_cli("poll", env=env)
+    gumroad.fail_next("empty_listing")
+
+    result = run_cli("poll", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "Gumroad still has it" in result.stderr
+    assert query(ledger_file, "SELECT COUNT(*) FROM product_totals WHERE deleted") == [
+        (0,)
+    ]

@@ -67,6 +67,9 @@ FAULT_KINDS = (
     "reset",
     "json_array",
     "no_products",
+    # A successful page with an empty list and no next page: a glitch that looks
+    # like a complete walk of an empty catalogue.
+    "empty_listing",
 )
 # Any of these lets a token list products; sales figures need view_sales or account.
 _READ_SCOPES = frozenset(
@@ -411,6 +414,8 @@ class GumroadSandbox:
             return json_reply(200, [])
         if kind == "no_products":
             return json_reply(200, {"success": True})
+        if kind == "empty_listing":
+            return json_reply(200, {"success": True, "products": []})
         return Reply(0, reset=True)
 
     def _take_fault(
