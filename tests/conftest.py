@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.gumroad_fixtures", "tests.notion_fixtures"]
+pytest_plugins = [
+    "tests.gumroad_fixtures",
+    "tests.notion_fixtures",
+    "tests.secrets_guard",
+]
 
 CLOSED_LOCAL_URL = "http://127.0.0.1:9"
 GUMROAD_TOKEN = "gr-test-7f3a9c1e-SECRET-gumroad-token"
