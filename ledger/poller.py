@@ -33,7 +33,7 @@ _DELTAS = cast(Table, SalesDelta.__table__)
 
 
 class ProductSource(Protocol):
-    """What the poller needs from a Gumroad client."""
+    """Interface the poller needs from a Gumroad client."""
 
     def list_products(self) -> Any: ...
 

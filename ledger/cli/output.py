@@ -91,7 +91,11 @@ def echo(message: Any = "") -> None:
 
 def format_usd(cents: int, *, signed: bool = False) -> str:
     """Format integer cents as dollars, e.g. 123456 -> `$1,234.56`."""
-    sign = "-" if cents < 0 else ("+" if signed and cents > 0 else "")
+    sign = ""
+    if cents < 0:
+        sign = "-"
+    elif signed and cents > 0:
+        sign = "+"
     return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
 
 

@@ -69,14 +69,14 @@ def _pin_timezone(engine: Engine, zone: str) -> str:
 
 def _init_notion(app: AppContext, engine: Engine) -> None:
     settings = app.settings()
-    wanted = (
+    configured = (
         settings.notion_parent_page_id
         or settings.notion_products_database_id
         or settings.notion_daily_database_id
     )
     from ledger.notion.setup import init_notion, stored_targets
 
-    if not wanted and not stored_targets(engine):
+    if not configured and not stored_targets(engine):
         echo(
             "notion: not configured; set NOTION_TOKEN and NOTION_PARENT_PAGE_ID "
             "(or the two NOTION_*_DATABASE_ID variables) and run init again"

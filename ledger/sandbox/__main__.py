@@ -2,9 +2,10 @@
 
     python -m ledger.sandbox
 
-prints the `export` lines that point gumroad-ledger at the two servers; then `init`,
-`sync`, `run` and the rest work as they would against Gumroad and Notion. Typing a
-line on standard input makes a few sales, so the next sync has something to push.
+prints the `export` lines that point gumroad-ledger at the two servers. With them
+set, `init`, `sync`, `run` and the rest work as they would against Gumroad and
+Notion. Typing a line on standard input makes a few sales, so the next sync has
+something to push.
 """
 
 from __future__ import annotations

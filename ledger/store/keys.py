@@ -6,8 +6,8 @@ NOTION_PRODUCTS_DATA_SOURCE_ID = "notion.products.data_source_id"
 NOTION_DAILY_DATABASE_ID = "notion.daily.database_id"
 NOTION_DAILY_DATA_SOURCE_ID = "notion.daily.data_source_id"
 
-# The IANA zone whose dates the deltas' `day` column uses; set by the first poll
-# or by `init`, so a command run with another LEDGER_TIMEZONE can warn.
+# The IANA zone whose dates the deltas' `day` column uses. The first poll or `init`
+# sets it, so that a command run with another LEDGER_TIMEZONE can warn.
 LEDGER_TIMEZONE = "ledger.timezone"
 
 SCHEDULER_HEARTBEAT_AT = "scheduler.heartbeat_at"
