@@ -175,16 +175,3 @@ def human_seconds(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
     return f"{seconds:.2f} s"
-
-
-def disable_sandbox_nagle() -> None:
-    """Make the sandboxes send each reply without Nagle's delay (TCP_NODELAY).
-
-    NOTE: the sandbox server writes a reply's headers and body in two sends, so on a
-    kept-alive connection the body waits for the client's delayed ACK, about 40 ms
-    per request. That is an artifact of the sandbox, not of the Gumroad or Notion
-    APIs, so the benchmarks switch it off before they start a sandbox.
-    """
-    from ledger.sandbox.http_server import SandboxRequestHandler
-
-    SandboxRequestHandler.disable_nagle_algorithm = True

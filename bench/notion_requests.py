@@ -19,8 +19,7 @@ Part 2 pushes a batch of new product pages, with the client's default pacing, to
 sandbox that allows 3 requests a second (a token bucket of 3). It reports the share of
 that budget the push used and the 429 responses the sandbox sent.
 
-Products come from an in-process source, so no Gumroad sandbox is involved. The
-Notion sandbox runs with TCP_NODELAY (see `bench._common.disable_sandbox_nagle`).
+Products come from an in-process source, so no Gumroad sandbox is involved.
 
     python -m bench.notion_requests            # 100 products, 288 syncs, 150 pages
     python -m bench.notion_requests --quick    # the same day, 30 pages in part 2
@@ -41,7 +40,6 @@ from zoneinfo import ZoneInfo
 from bench._common import (
     FakeClock,
     FixedSource,
-    disable_sandbox_nagle,
     emit_summary,
     new_ledger,
     parse_args,
@@ -67,7 +65,6 @@ MIN_BUDGET_SHARE = 0.9
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], _add_flags)
-    disable_sandbox_nagle()
     products = args.products or PRODUCTS
     syncs = args.syncs or SYNCS_PER_DAY
     pages = args.pages or (30 if args.quick else 150)

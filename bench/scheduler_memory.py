@@ -7,8 +7,7 @@ Notion sandboxes served by this process. The interval is 50 ms instead of `run`'
 minimum of one second, so that 1,000 cycles take about a minute. The Notion sandbox
 allows 3 requests a second. After each cycle the child prints its resident set size
 (VmRSS), and every 20th cycle this process sells one of the 100 products, so that
-about one cycle in 20 pushes to Notion. The sandboxes run with TCP_NODELAY (see
-`bench._common.disable_sandbox_nagle`).
+about one cycle in 20 pushes to Notion.
 
 Part 2 times `gumroad-ledger --help` as a subprocess and reports the median.
 
@@ -31,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from bench._common import (
-    disable_sandbox_nagle,
     emit_summary,
     median,
     new_ledger,
@@ -87,8 +85,6 @@ def measure_memory(cycles: int, products: int) -> dict[str, Any]:
     """Run `cycles` scheduler cycles in a child process; return its RSS samples."""
     from ledger.sandbox.gumroad import GumroadSandbox
     from ledger.sandbox.notion import NotionSandbox
-
-    disable_sandbox_nagle()
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-scheduler-") as workdir,
