@@ -375,3 +375,50 @@ def test_lone_surrogate_rejected(field: str) -> None:
 def test_count_above_limit_rejected() -> None:
     with pytest.raises(GumroadError, match="10\\*\\*14"):
         parse_count(10**14 + 1, field="sales_count", product_id=PRODUCT_ID)
+
+
+def membership_body(**fields: Any) -> dict[str, Any]:
+    def option(name: str, cents: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "recurrence_prices": {
+                "monthly": {"price_cents": cents},
+                "yearly": {
+                    "price_cents": cents * 10 if isinstance(cents, int) else cents
+                },
+            },
+        }
+
+    body = {
+        "id": PRODUCT_ID,
+        "name": "Studio",
+        "price": 0,
+        "currency": "usd",
+        "published": True,
+        "is_tiered_membership": True,
+        "variants": [
+            {"title": "Tier", "options": [option("Pro", 1500), option("Basic", 500)]}
+        ],
+        "sales_count": 1,
+        "sales_usd_cents": 500,
+    }
+    body.update(fields)
+    return body
+
+
+def test_membership_price_is_lowest_tier() -> None:
+    assert parse_product(membership_body()).price_cents == 500
+
+
+def test_membership_without_tiers_keeps_zero() -> None:
+    assert parse_product(membership_body(variants=[])).price_cents == 0
+
+
+def test_membership_bad_tier_price_rejected() -> None:
+    body = membership_body()
+    body["variants"][0]["options"][0]["recurrence_prices"]["monthly"]["price_cents"] = (
+        "x"
+    )
+
+    with pytest.raises(GumroadError, match="price_cents"):
+        parse_product(body)

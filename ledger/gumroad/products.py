@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -86,7 +86,7 @@ def parse_product(raw: Mapping[str, Any]) -> Product:
     return Product(
         product_id=product_id,
         name=_string(raw, "name", product_id),
-        price_cents=_required_count(raw, "price", product_id),
+        price_cents=_price(raw, product_id),
         currency=_currency(raw, product_id),
         sales_count=_sales_figure(raw, "sales_count", product_id, allow_fraction=False),
         revenue_usd_cents=_sales_figure(
@@ -251,6 +251,35 @@ def _flag(
     if not isinstance(value, bool):
         raise _bad_value(product_id, field, value, "true or false")
     return value
+
+
+def _price(raw: Mapping[str, Any], product_id: str) -> int:
+    """Return the product's price; for a tiered membership, its lowest tier price.
+
+    Gumroad lists a tiered membership with a top-level price of 0 and keeps each
+    tier's price in variants[].options[].recurrence_prices.<recurrence>.price_cents.
+    """
+    price = _required_count(raw, "price", product_id)
+    if price != 0 or raw.get("is_tiered_membership") is not True:
+        return price
+    tier_prices = list(_tier_prices(raw, product_id))
+    return min(tier_prices) if tier_prices else price
+
+
+def _tier_prices(raw: Mapping[str, Any], product_id: str) -> Iterator[int]:
+    variants = raw.get("variants")
+    if not isinstance(variants, list):
+        return
+    for variant in variants:
+        options = variant.get("options") if isinstance(variant, Mapping) else None
+        for option in options if isinstance(options, list) else []:
+            prices = (
+                option.get("recurrence_prices") if isinstance(option, Mapping) else None
+            )
+            for entry in prices.values() if isinstance(prices, Mapping) else []:
+                value = entry.get("price_cents") if isinstance(entry, Mapping) else None
+                if value is not None:
+                    yield parse_count(value, field="price_cents", product_id=product_id)
 
 
 def _is_membership(raw: Mapping[str, Any], product_id: str) -> bool:
