@@ -1,7 +1,7 @@
 """Fixtures shared by the whole suite.
 
 Every test runs with a private HOME, working directory and ledger file, and with both
-API URLs aimed at a closed port on 127.0.0.1, so a test that forgets to start a
+API URLs aimed at a closed port on 127.0.0.1, so a test that does not start a
 sandbox fails fast instead of reaching a real service.
 """
 
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +71,17 @@ def ledger_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "ledger.sqlite"
     monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{path}")
     return path
+
+
+def sandbox_environment(gumroad: Any, notion: Any) -> dict[str, str]:
+    """Return the variables that point the CLI at two sandboxes, with a parent page."""
+    return {
+        "GUMROAD_ACCESS_TOKEN": GUMROAD_TOKEN,
+        "GUMROAD_API_URL": gumroad.url,
+        "NOTION_TOKEN": NOTION_TOKEN,
+        "NOTION_API_URL": notion.url,
+        "NOTION_PARENT_PAGE_ID": notion.create_parent_page(),
+    }
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ledger.poller import Clock, PollResult, poll
 from ledger.sandbox.gumroad import GumroadSandbox
 from ledger.sandbox.notion import NotionSandbox
 from ledger.store.db import create_ledger_engine, ensure_current
-from tests.conftest import GUMROAD_TOKEN, NOTION_TOKEN
+from tests.conftest import GUMROAD_TOKEN, NOTION_TOKEN, sandbox_environment
 from tests.fault_helpers import assert_notion_matches_ledger, check_ledger
 
 
@@ -92,11 +92,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         env = {
             "LEDGER_DATABASE_URL": f"sqlite:///{path}",
             "LEDGER_TIMEZONE": "UTC",
-            "GUMROAD_ACCESS_TOKEN": GUMROAD_TOKEN,
-            "GUMROAD_API_URL": gumroad.url,
-            "NOTION_TOKEN": NOTION_TOKEN,
-            "NOTION_API_URL": notion.url,
-            "NOTION_PARENT_PAGE_ID": notion.create_parent_page(),
+            **sandbox_environment(gumroad, notion),
         }
         settings = load_settings(environ=env)
         engine = create_ledger_engine(settings.database_url)

@@ -29,7 +29,7 @@ from ledger.poller import poll
 from ledger.sandbox.gumroad import GumroadSandbox
 from ledger.sandbox.notion import NotionSandbox
 from ledger.store.db import create_ledger_engine, ensure_current
-from tests.conftest import GUMROAD_TOKEN, NOTION_TOKEN, run_cli
+from tests.conftest import GUMROAD_TOKEN, NOTION_TOKEN, run_cli, sandbox_environment
 
 
 @pytest.fixture
@@ -48,13 +48,7 @@ def gumroad() -> Iterator[GumroadSandbox]:
 
 @pytest.fixture
 def env(notion: NotionSandbox, gumroad: GumroadSandbox, ledger_file: Path) -> dict:
-    return {
-        "GUMROAD_ACCESS_TOKEN": GUMROAD_TOKEN,
-        "GUMROAD_API_URL": gumroad.url,
-        "NOTION_TOKEN": NOTION_TOKEN,
-        "NOTION_API_URL": notion.url,
-        "NOTION_PARENT_PAGE_ID": notion.create_parent_page(),
-    }
+    return sandbox_environment(gumroad, notion)
 
 
 @pytest.fixture
