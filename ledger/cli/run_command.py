@@ -75,10 +75,10 @@ def run_command(app: AppContext, interval: str | None) -> None:
 
 
 def _one_line_per_cycle(verbosity: int) -> None:
-    """Leave the per-cycle INFO line to the scheduler unless -v asks for more.
+    """Leave the per-cycle INFO line to the scheduler unless -v is given.
 
     The poller and the projector each log their own summary at INFO, which the
-    scheduler's cycle line repeats; their warnings and errors still show.
+    scheduler's cycle line repeats. Their warnings and errors still show.
     """
     if verbosity <= 0:
         for name in ("ledger.poller", "ledger.notion.projector"):

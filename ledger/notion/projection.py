@@ -153,7 +153,7 @@ def _cover(row: Any) -> str | None:
     if utf16_length(url) <= MAX_URL_UNITS and urlsplit(url).scheme in ("http", "https"):
         return url
     if row.product_id not in _REJECTED_COVERS:
-        # Projections are computed on every push; say it once per process.
+        # Projections are computed on every push, so warn once per process.
         _REJECTED_COVERS.add(row.product_id)
         log.warning(
             "product %s: preview_url is not an http(s) URL of at most %d UTF-16 "

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Up to this many new keys are always looked up one query each; more read the
-# whole database, unless that takes more requests than the per-key queries.
+# Up to this many new keys are always looked up with one query each. More keys read
+# the whole database, unless that takes more requests than the per-key queries.
 PER_KEY_LOOKUP_LIMIT = 10
 # Rows per page of a data source query.
 QUERY_PAGE_SIZE = 100

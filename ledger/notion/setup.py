@@ -304,7 +304,7 @@ def _missing_properties(
             if spec.type == "title":
                 raise _title_renamed(layout, schema, data_source_id)
             if spec.type == "relation" and related is None:
-                # Only reported: init, which knows the related database, adds it.
+                # Only reported, because init has the related database id to add it.
                 missing[name] = {}
                 continue
             missing[name] = layout.property_schema(spec.role, related)

@@ -2,8 +2,8 @@
 
 Reads and idempotent updates are retried on rate limits, server errors and network
 failures. Creates are retried only when Notion rejected them (429, 529) or the request
-never left this machine, because Notion has no idempotency key: a create that timed out
-may have happened, so the caller must look its key up before creating again. A rate
+never left this machine. Notion has no idempotency key, so a create that timed out
+may have happened, and the caller must look its key up before creating again. A rate
 limit whose Retry-After exceeds `max_retry_after` is raised at once, because a request
 sent before that time would only be rejected again.
 """
@@ -41,7 +41,7 @@ class AmbiguousWriteError(NotionError):
 
 
 class RequestKind(enum.Enum):
-    """How a request may be retried."""
+    """Retry class of a request: which failures may be sent again."""
 
     READ = "read"  # GET and queries
     UPDATE = "update"  # idempotent writes: page properties, trash, schema additions
